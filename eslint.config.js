@@ -14,7 +14,7 @@ export default tseslint.config(
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
       '@typescript-eslint/restrict-template-expressions': [
         'error',
-        { allowNumber: true, allowBoolean: true, allowBigInt: true },
+        { allowNumber: true, allowBoolean: true },
       ],
       // Bit twiddling on wire fields is our domain: numbers are combined with bitwise operators.
       'no-bitwise': 'off',
