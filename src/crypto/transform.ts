@@ -43,12 +43,20 @@ export interface EspTransform extends EspGeometry {
   readonly integrity: IntegrityName | null;
   readonly esn: boolean;
   /**
-   * Seals one packet in place: writes the IV (the 64-bit sequence number for GCM/GMAC/ChaCha20,
-   * contract D6; `iv` if given, else random bytes for CBC), encrypts payload through next header,
-   * and writes the ICV. Throws a RangeError if the length does not fit the geometry.
+   * Seals one packet in place: writes the IV — `iv` if given (any algorithm: known-answer tests,
+   * golden-model input), else the 64-bit sequence number seqHigh ‖ seqLow for GCM/GMAC/ChaCha20
+   * (contract D6; seqHigh counts as 0 without ESN), else bytes from the SA's `Random` for CBC —
+   * encrypts payload through next header, and writes the ICV. The padding is the caller's: this
+   * only requires payload through next header to be a positive multiple of `padAlign`. Throws a
+   * RangeError if the length does not fit the geometry or `iv` has the wrong length, a TypeError
+   * for a CBC SA with neither `iv` nor `Random`.
    */
   seal(packet: Uint8Array, seqHigh: number, iv?: Uint8Array): void;
-  /** Verifies the ICV and decrypts in place (the IV and ICV fields are left as they were). */
+  /**
+   * Verifies the ICV and decrypts in place (the IV and ICV fields are left as they were; on
+   * 'icv-mismatch' and 'bad-length' nothing is written). 'bad-length': payload through next
+   * header shorter than 2 bytes or not whole cipher blocks. Never throws for packet bytes.
+   */
   open(packet: Uint8Array, seqHigh: number): OpenResult;
   /** Seals each `packets[i]` with `seqHigh[i]`, as `seal` would. */
   sealMany(packets: readonly Uint8Array[], seqHigh: ArrayLike<number>): void;
@@ -59,23 +67,29 @@ export interface EspTransform extends EspGeometry {
 }
 
 /**
- * An integrity transform keyed for one SA, for AH (RFC 4302) — HMAC or AES-GMAC (RFC 4543 §3.4).
+ * An integrity transform keyed for one SA, for AH (RFC 4302) — HMAC or AES-GMAC (RFC 4543 §4).
  * The caller prepares the ICV input (mutable fields and the ICV field zeroed: wire/ah); the
- * transform appends the ESN high half itself when `esn` (RFC 4302 §2.5.1 / RFC 4543 §3.3).
+ * transform appends the ESN high half itself when `esn` (RFC 4302 §2.5.1; for GMAC it ends the
+ * AAD, which RFC 4543 §4 defines as the RFC 4302 authenticated data). For AES-GMAC the 8-byte IV
+ * stays in place inside the ICV input — RFC 4543 §7: "the IV is included in the additional
+ * authenticated data" — and only the 16-byte ICV is zeroed.
  */
 export interface AuthTransform {
   readonly integrity: IntegrityName;
   readonly esn: boolean;
   /** ICV bytes written by `compute` (12 for HMAC-*-96, 16 for SHA-256-128 and GMAC, …). */
   readonly icvLength: number;
-  /** IV bytes the AH header carries before the ICV: 8 for AES-GMAC (RFC 4543 §3.1), else 0. */
+  /** IV bytes the AH header carries before the ICV: 8 for AES-GMAC (RFC 4543 §4 Fig. 5), else 0. */
   readonly ivLength: number;
   /**
    * Computes the ICV over `data` (‖ seqHigh when `esn`) into `out` (icvLength bytes). For GMAC,
    * `iv` (8 bytes) forms the nonce with the salt.
    */
   compute(data: Uint8Array, seqHigh: number, iv: Uint8Array | null, out: Uint8Array): void;
-  /** Computes the ICV and compares it with `icv` in constant time. */
+  /**
+   * Computes the ICV and compares it with `icv` in constant time; 'bad-length' when `icv` or `iv`
+   * has the wrong length (packet bytes: never a throw).
+   */
   verify(data: Uint8Array, seqHigh: number, iv: Uint8Array | null, icv: Uint8Array): OpenResult;
   /** Overwrites the key material held by this transform. */
   destroy(): void;
