@@ -1,0 +1,351 @@
+/**
+ * @module
+ * AH, the IP Authentication Header (RFC 4302 §2): Next Header (§2.1), Payload Length in 32-bit
+ * words minus 2 (§2.2), Reserved (§2.3), SPI (§2.4), Sequence Number (§2.5) and the variable
+ * Integrity Check Value with its alignment padding (§2.6, §3.3.3.2.1); for AES-GMAC an 8-byte IV
+ * precedes the ICV inside that field (RFC 4543 §4, with verified erratum 3643). Also the byte
+ * string the ICV is computed over (§3.3.3).
+ *
+ * ```
+ * offset 0   Next Header   1  Payload Len   2  Reserved (16 bits)
+ *        4   SPI
+ *        8   Sequence Number (low 32 bits)
+ *       12   [IV, 8 bytes, AES-GMAC only] ICV, then padding to 4 bytes (IPv4) / 8 bytes (IPv6)
+ * ```
+ *
+ * The split of the authentication data into IV, ICV and padding is not on the wire: it comes
+ * from the SA. {@link parse} therefore takes the IP version (for the §2.6 alignment check) and,
+ * when known, the SA's IV and ICV lengths.
+ */
+import { needRoom, needUint } from './bytes.ts';
+import { zeroMutableFields } from './mutable.ts';
+import { malformed, ok, type Parsed } from './parsed.ts';
+
+/** Length of the fixed part of the AH header (before the IV/ICV field), in bytes. */
+export const FIXED_LENGTH = 12;
+
+/** Longest AH header: Payload Len 255 → (255 + 2) × 4 bytes (RFC 4302 §2.2). */
+export const MAX_LENGTH = 1028;
+
+/** Length of the AES-GMAC IV carried before the ICV (RFC 4543 §4: "the IV is eight octets"). */
+export const GMAC_IV_LENGTH = 8;
+
+// RFC 4302 §2, Figure 1: field offsets.
+const NEXT_HEADER = 0;
+const PAYLOAD_LENGTH = 1;
+const RESERVED = 2;
+const SPI = 4;
+const SEQUENCE_NUMBER = 8;
+const AUTHENTICATION_DATA = 12;
+
+/** The IP versions AH aligns for. */
+export type IpVersion = 4 | 6;
+
+function alignment(ipVersion: IpVersion): number {
+  // RFC 4302 §2.6: the AH header is a multiple of 32 bits over IPv4 and of 64 bits over IPv6.
+  return ipVersion === 4 ? 4 : 8;
+}
+
+/**
+ * The AH header length in bytes for an ICV of `icvLength` bytes and an IV of `ivLength` bytes
+ * (8 for AES-GMAC, else 0), padded for `ipVersion` (RFC 4302 §2.6, §3.3.3.2.1: only as much
+ * padding as the alignment needs). E.g. HMAC-SHA1-96 over IPv4: 12 + 12 = 24; HMAC-SHA-256-128
+ * over IPv6: 12 + 16 + 4 = 32; AES-GMAC over IPv6: 12 + 8 + 16 + 4 = 40.
+ */
+export function ahLength(icvLength: number, ivLength: number, ipVersion: IpVersion): number {
+  needUint('ah.ahLength icvLength', icvLength, MAX_LENGTH);
+  needUint('ah.ahLength ivLength', ivLength, MAX_LENGTH);
+  const version: number = ipVersion; // checked at run time too: callers may be untyped
+  if (version !== 4 && version !== 6) {
+    throw new RangeError(`ah.ahLength: expected ipVersion 4 or 6, got ${version}`);
+  }
+  const align = alignment(ipVersion);
+  const length = Math.ceil((FIXED_LENGTH + ivLength + icvLength) / align) * align;
+  if (length > MAX_LENGTH) {
+    throw new RangeError(`ah.ahLength: expected at most ${MAX_LENGTH} bytes, got ${length}`);
+  }
+  return length;
+}
+
+/** The Payload Len field for an AH header of `ahLength` bytes: 32-bit words minus 2 (RFC 4302 §2.2). */
+export function payloadLengthField(ahLength: number): number {
+  if (
+    !Number.isInteger(ahLength) ||
+    ahLength < FIXED_LENGTH ||
+    ahLength > MAX_LENGTH ||
+    ahLength % 4
+  ) {
+    throw new RangeError(
+      `ah.payloadLengthField: expected a multiple of 4 from ${FIXED_LENGTH} to ${MAX_LENGTH}, got ${ahLength}`
+    );
+  }
+  return ahLength / 4 - 2;
+}
+
+/** Zero-copy accessors over an AH header and what follows. Call {@link parse} first on untrusted bytes. */
+export class View {
+  /** The bytes from the AH header on. */
+  readonly bytes: Uint8Array;
+  readonly #dv: DataView;
+
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+    this.#dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /** Next Header: the protocol after AH (RFC 4302 §2.1). */
+  get nextHeader(): number {
+    return this.#dv.getUint8(NEXT_HEADER);
+  }
+  set nextHeader(value: number) {
+    this.#dv.setUint8(NEXT_HEADER, value);
+  }
+
+  /** Payload Len field: the AH length in 32-bit words minus 2 (RFC 4302 §2.2). */
+  get payloadLength(): number {
+    return this.#dv.getUint8(PAYLOAD_LENGTH);
+  }
+  set payloadLength(value: number) {
+    this.#dv.setUint8(PAYLOAD_LENGTH, value);
+  }
+
+  /** The AH header length in bytes, from Payload Len. */
+  get headerLength(): number {
+    return (this.payloadLength + 2) * 4;
+  }
+
+  /** Reserved: sent as 0, ignored on receipt but covered by the ICV (RFC 4302 §2.3). */
+  get reserved(): number {
+    return this.#dv.getUint16(RESERVED);
+  }
+
+  /** Security Parameters Index (RFC 4302 §2.4). */
+  get spi(): number {
+    return this.#dv.getUint32(SPI);
+  }
+  set spi(value: number) {
+    this.#dv.setUint32(SPI, value);
+  }
+
+  /** Sequence Number: the low 32 bits of the SA's counter (RFC 4302 §2.5). */
+  get sequenceNumber(): number {
+    return this.#dv.getUint32(SEQUENCE_NUMBER);
+  }
+  set sequenceNumber(value: number) {
+    this.#dv.setUint32(SEQUENCE_NUMBER, value);
+  }
+
+  /** The whole IV/ICV/padding field (bytes 12 to the header length); a subarray. */
+  get authenticationData(): Uint8Array {
+    return this.bytes.subarray(AUTHENTICATION_DATA, this.headerLength);
+  }
+
+  /** What follows the AH header; a subarray. */
+  get payload(): Uint8Array {
+    return this.bytes.subarray(this.headerLength);
+  }
+}
+
+/** What an AH header means, with the SA-given sizes that shape it; Payload Len is derived. */
+export interface Header {
+  /** Next Header (RFC 4302 §2.1). */
+  readonly nextHeader: number;
+  /** Security Parameters Index (RFC 4302 §2.4). */
+  readonly spi: number;
+  /** Sequence Number, low 32 bits (RFC 4302 §2.5). */
+  readonly sequenceNumber: number;
+  /** IV bytes before the ICV: {@link GMAC_IV_LENGTH} for AES-GMAC, else 0. */
+  readonly ivLength: number;
+  /** ICV bytes (e.g. 12 for HMAC-SHA1-96, 16 for HMAC-SHA-256-128 and AES-GMAC). */
+  readonly icvLength: number;
+  /** The IP version of the packet, which sets the alignment (RFC 4302 §2.6). */
+  readonly ipVersion: IpVersion;
+}
+
+/** What {@link parse} needs to know that the wire does not say. */
+export interface ParseOptions {
+  /** The IP version of the enclosing header: AH is checked for its §2.6 alignment. */
+  readonly ipVersion: IpVersion;
+  /** The SA's IV length (8 for AES-GMAC); 0 when omitted. */
+  readonly ivLength?: number;
+  /**
+   * The SA's ICV length. When given, Payload Len must be exactly what {@link ahLength} plans
+   * (`icv-length-mismatch` otherwise); when omitted, everything after the IV counts as ICV,
+   * padding included.
+   */
+  readonly icvLength?: number;
+}
+
+/** A parsed AH header. */
+export interface Packet {
+  readonly header: Header;
+  /** What follows the AH header (a subarray). */
+  readonly payload: Uint8Array;
+  /** AH header length in bytes ((Payload Len + 2) × 4). */
+  readonly headerLength: number;
+  /** The IV field (AES-GMAC), empty otherwise; a subarray. */
+  readonly iv: Uint8Array;
+  /** The ICV; a subarray. */
+  readonly icv: Uint8Array;
+  /** The alignment padding after the ICV (covered by the ICV as sent; RFC 4302 §3.3.3.2.1). */
+  readonly padding: Uint8Array;
+}
+
+/**
+ * Parses an AH header; never throws. Reasons: `truncated` (fewer bytes than the fixed part or
+ * than Payload Len says), `bad-payload-length` (under 12 bytes, not aligned for
+ * `options.ipVersion` per RFC 4302 §2.6, or too short for the IV), `icv-length-mismatch` (the
+ * SA's ICV does not fit Payload Len). Reserved is not judged (RFC 4302 §2.3: ignored on receipt).
+ */
+export function parse(bytes: Uint8Array, options: ParseOptions): Parsed<Packet> {
+  const ivLength = options.ivLength ?? 0;
+  needUint('ah.parse ivLength', ivLength, MAX_LENGTH);
+  const align = alignment(options.ipVersion);
+  if (bytes.length < FIXED_LENGTH) return malformed('ah', 'truncated', bytes.length);
+  const v = new View(bytes);
+  const length = v.headerLength;
+  // RFC 4302 §2.2: Payload Len 0 (8 bytes) cannot hold the fixed fields; §2.6: alignment.
+  if (length < FIXED_LENGTH || length % align !== 0) {
+    return malformed('ah', 'bad-payload-length', PAYLOAD_LENGTH);
+  }
+  if (length > bytes.length) return malformed('ah', 'truncated', bytes.length);
+  let icvLength: number;
+  if (options.icvLength === undefined) {
+    if (FIXED_LENGTH + ivLength > length) {
+      return malformed('ah', 'bad-payload-length', PAYLOAD_LENGTH);
+    }
+    icvLength = length - FIXED_LENGTH - ivLength;
+  } else {
+    icvLength = options.icvLength;
+    if (ahLength(icvLength, ivLength, options.ipVersion) !== length) {
+      return malformed('ah', 'icv-length-mismatch', PAYLOAD_LENGTH);
+    }
+  }
+  const icvAt = AUTHENTICATION_DATA + ivLength;
+  return ok({
+    header: {
+      nextHeader: v.nextHeader,
+      spi: v.spi,
+      sequenceNumber: v.sequenceNumber,
+      ivLength,
+      icvLength,
+      ipVersion: options.ipVersion,
+    },
+    payload: v.payload,
+    headerLength: length,
+    iv: bytes.subarray(AUTHENTICATION_DATA, icvAt),
+    icv: bytes.subarray(icvAt, icvAt + icvLength),
+    padding: bytes.subarray(icvAt + icvLength, length),
+  });
+}
+
+/** The AH header length in bytes for `header` (see {@link ahLength}). */
+export function headerLength(header: Header): number {
+  return ahLength(header.icvLength, header.ivLength, header.ipVersion);
+}
+
+/**
+ * Writes the AH header at the start of `out` — Payload Len derived, Reserved 0, and the IV, ICV
+ * and padding zero-filled for the NIC or crypto to fill (contract D1) — and returns its length.
+ */
+export function emit(header: Header, out: Uint8Array): number {
+  needUint('ah.emit nextHeader', header.nextHeader, 0xff);
+  needUint('ah.emit spi', header.spi, 0xffff_ffff);
+  needUint('ah.emit sequenceNumber', header.sequenceNumber, 0xffff_ffff);
+  const length = headerLength(header);
+  needRoom('ah.emit', out, 0, length);
+  const v = new View(out);
+  v.nextHeader = header.nextHeader;
+  v.payloadLength = payloadLengthField(length);
+  out[RESERVED] = 0; // RFC 4302 §2.3: "MUST be set to zero"
+  out[RESERVED + 1] = 0;
+  v.spi = header.spi;
+  v.sequenceNumber = header.sequenceNumber;
+  // RFC 4302 §3.3.3.2.1: padding content is the sender's choice; we send zeros.
+  out.fill(0, AUTHENTICATION_DATA, length);
+  return length;
+}
+
+/** The SA's sizes and ESN state that {@link icvInput} needs. */
+export interface IcvOptions {
+  /** ICV bytes. */
+  readonly icvLength: number;
+  /** IV bytes before the ICV ({@link GMAC_IV_LENGTH} for AES-GMAC); 0 when omitted. */
+  readonly ivLength?: number;
+  /**
+   * With ESN: the high 32 bits of the sequence number, appended after the packet (RFC 4302
+   * §3.3.3.2.2: "appended (implicitly) immediately after the end of the payload").
+   */
+  readonly esnHigh?: number;
+}
+
+/** The byte string an AH ICV is computed over, and where the ICV lives. */
+export interface IcvInput {
+  /** The IP packet in AH's ICV form (a subarray of the scratch buffer), ESN high bits appended. */
+  readonly input: Uint8Array;
+  /** Offset of the AH header from the start of the IP packet. */
+  readonly ahOffset: number;
+  /** Offset of the ICV from the start of the IP packet (same in the original packet). */
+  readonly icvOffset: number;
+  /** ICV bytes. */
+  readonly icvLength: number;
+}
+
+/**
+ * Copies the whole IP packet `ipPacket` into `scratch` and turns the copy into the input of the
+ * AH ICV (RFC 4302 §3.3.3): mutable IP fields zeroed or predicted (`mutable.zeroMutableFields`,
+ * §3.3.3.1), the ICV field zeroed, explicit padding kept as sent (§3.3.3.2.1: "included in the
+ * ICV calculation"), an AES-GMAC IV kept (RFC 4543 §4: the Authentication Data field holds "an
+ * input to the authentication algorithm (the IV)"), and the ESN high bits appended when given.
+ * Failures come from the IP layers or from {@link parse} (offsets from the IP header). `scratch`
+ * must not overlap `ipPacket`; the caller compares or writes the ICV at `icvOffset` in the original.
+ */
+export function icvInput(
+  ipPacket: Uint8Array,
+  scratch: Uint8Array,
+  options: IcvOptions
+): Parsed<IcvInput> {
+  const ivLength = options.ivLength ?? 0;
+  const esn = options.esnHigh !== undefined;
+  if (esn) needUint('ah.icvInput esnHigh', options.esnHigh, 0xffff_ffff);
+  needRoom('ah.icvInput', scratch, 0, ipPacket.length + (esn ? 4 : 0));
+  if (
+    scratch.buffer === ipPacket.buffer &&
+    scratch.byteOffset < ipPacket.byteOffset + ipPacket.length &&
+    ipPacket.byteOffset < scratch.byteOffset + ipPacket.length + (esn ? 4 : 0)
+  ) {
+    throw new RangeError(
+      'ah.icvInput: expected a scratch buffer apart from the packet, got an overlap'
+    );
+  }
+  const packet = scratch.subarray(0, ipPacket.length);
+  packet.set(ipPacket);
+  const located = zeroMutableFields(packet);
+  if (!located.ok) return located;
+  const ahOffset = located.value.ahOffset;
+  const ipVersion: IpVersion = packet[0] >>> 4 === 4 ? 4 : 6;
+  const ah = parse(packet.subarray(ahOffset), {
+    ipVersion,
+    ivLength,
+    icvLength: options.icvLength,
+  });
+  if (!ah.ok) return malformed(ah.error.layer, ah.error.reason, ah.error.offset + ahOffset);
+  const icvOffset = ahOffset + AUTHENTICATION_DATA + ivLength;
+  // RFC 4302 §3.3.3: the ICV "is set to zero for this computation".
+  packet.fill(0, icvOffset, icvOffset + options.icvLength);
+  let inputLength = packet.length;
+  if (options.esnHigh !== undefined) {
+    const h = options.esnHigh;
+    scratch[inputLength] = h >>> 24;
+    scratch[inputLength + 1] = (h >>> 16) & 0xff;
+    scratch[inputLength + 2] = (h >>> 8) & 0xff;
+    scratch[inputLength + 3] = h & 0xff;
+    inputLength += 4;
+  }
+  return ok({
+    input: scratch.subarray(0, inputLength),
+    ahOffset,
+    icvOffset,
+    icvLength: options.icvLength,
+  });
+}
