@@ -14,7 +14,7 @@ import {
 } from './addsa.ts';
 import type { SaBundle } from './sa.ts';
 import { NdisStatus } from './status.ts';
-import { baseAddress, be32, bundle, distinctBundle, le } from './fixtures.test.ts';
+import { baseAddress, be32, bundle, distinctBundle, le } from '../../tests/ndis-fixtures.ts';
 
 /**
  * IPSEC_OFFLOAD_V2_ADD_SA offsets written out from reference §2.5 (x64 PDB dump; x86 table),

@@ -11,7 +11,7 @@ import {
   type AddSaEx,
 } from './addsaex.ts';
 import { NdisStatus } from './status.ts';
-import { be32, bundle, distinctBundle, le } from './fixtures.test.ts';
+import { be32, bundle, distinctBundle, le } from '../../tests/ndis-fixtures.ts';
 
 /** IPSEC_OFFLOAD_V2_ADD_SA_EX offsets from reference §2.6, written out independently. */
 const DOC = {

@@ -14,7 +14,7 @@ import {
   UdpEsp,
 } from './oid.ts';
 import { NdisStatus } from './status.ts';
-import { le } from './fixtures.test.ts';
+import { le } from '../../tests/ndis-fixtures.ts';
 
 /** NDIS_IPSEC_OFFLOAD_V2 offsets from reference §2.1 (PDB size 0x20), written out independently. */
 const OFFSETS = {

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { ARCHES, pointerSize, type Decoded } from './abi.ts';
 import { DELETE_SA, decodeDeleteSaList, encodeDeleteSaList } from './deletesa.ts';
 import { NdisStatus } from './status.ts';
-import { baseAddress, le, pointer } from './fixtures.test.ts';
+import { baseAddress, le, pointer } from '../../tests/ndis-fixtures.ts';
 
 /** IPSEC_OFFLOAD_V2_DELETE_SA offsets from reference §2.7, written out independently. */
 const DOC = {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import * as sa from './sa.ts';
 import { NdisStatus } from './status.ts';
-import { algorithm, be32, distinctSa, le, securityAssociation } from './fixtures.test.ts';
+import { algorithm, be32, distinctSa, le, securityAssociation } from '../../tests/ndis-fixtures.ts';
 
 test('IPSEC_OFFLOAD_V2_ALGORITHM_INFO layout: 16 bytes, four little-endian ULONGs (§2.2)', () => {
   const bytes = sa.encodeAlgorithmInfo({

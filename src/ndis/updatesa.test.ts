@@ -5,7 +5,7 @@ import { ARCHES, pointerSize, type Decoded } from './abi.ts';
 import { UPDATE_SA, decodeUpdateSa, encodeUpdateSa, type UpdateSa } from './updatesa.ts';
 import { Operation } from './oid.ts';
 import { NdisStatus } from './status.ts';
-import { be32, le, pointer, u32 } from './fixtures.test.ts';
+import { be32, le, pointer, u32 } from '../../tests/ndis-fixtures.ts';
 
 /** IPSEC_OFFLOAD_V2_UPDATE_SA offsets from reference §2.8 (x64 PDB), written out independently. */
 const DOC = {

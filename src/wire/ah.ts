@@ -266,22 +266,20 @@ export function emit(header: Header, out: Uint8Array): number {
   return length;
 }
 
-/** The SA's sizes and ESN state that {@link icvInput} needs. */
+/**
+ * The SA's sizes that {@link icvInput} needs. The ESN high half (RFC 4302 §3.3.3.2.2) is not
+ * appended here: the AH transform appends it itself (crypto/ah.ts, decision P10).
+ */
 export interface IcvOptions {
   /** ICV bytes. */
   readonly icvLength: number;
   /** IV bytes before the ICV ({@link GMAC_IV_LENGTH} for AES-GMAC); 0 when omitted. */
   readonly ivLength?: number;
-  /**
-   * With ESN: the high 32 bits of the sequence number, appended after the packet (RFC 4302
-   * §3.3.3.2.2: "appended (implicitly) immediately after the end of the payload").
-   */
-  readonly esnHigh?: number;
 }
 
 /** The byte string an AH ICV is computed over, and where the ICV lives. */
 export interface IcvInput {
-  /** The IP packet in AH's ICV form (a subarray of the scratch buffer), ESN high bits appended. */
+  /** The IP packet in AH's ICV form (a subarray of the scratch buffer). */
   readonly input: Uint8Array;
   /** Offset of the AH header from the start of the IP packet. */
   readonly ahOffset: number;
@@ -296,7 +294,7 @@ export interface IcvInput {
  * AH ICV (RFC 4302 §3.3.3): mutable IP fields zeroed or predicted (`mutable.zeroMutableFields`,
  * §3.3.3.1), the ICV field zeroed, explicit padding kept as sent (§3.3.3.2.1: "included in the
  * ICV calculation"), an AES-GMAC IV kept (RFC 4543 §4: the Authentication Data field holds "an
- * input to the authentication algorithm (the IV)"), and the ESN high bits appended when given.
+ * input to the authentication algorithm (the IV)").
  * Failures come from the IP layers or from {@link parse} (offsets from the IP header). `scratch`
  * must not overlap `ipPacket`; the caller compares or writes the ICV at `icvOffset` in the original.
  */
@@ -306,13 +304,11 @@ export function icvInput(
   options: IcvOptions
 ): Parsed<IcvInput> {
   const ivLength = options.ivLength ?? 0;
-  const esn = options.esnHigh !== undefined;
-  if (esn) needUint('ah.icvInput esnHigh', options.esnHigh, 0xffff_ffff);
-  needRoom('ah.icvInput', scratch, 0, ipPacket.length + (esn ? 4 : 0));
+  needRoom('ah.icvInput', scratch, 0, ipPacket.length);
   if (
     scratch.buffer === ipPacket.buffer &&
     scratch.byteOffset < ipPacket.byteOffset + ipPacket.length &&
-    ipPacket.byteOffset < scratch.byteOffset + ipPacket.length + (esn ? 4 : 0)
+    ipPacket.byteOffset < scratch.byteOffset + ipPacket.length
   ) {
     throw new RangeError(
       'ah.icvInput: expected a scratch buffer apart from the packet, got an overlap'
@@ -333,17 +329,8 @@ export function icvInput(
   const icvOffset = ahOffset + AUTHENTICATION_DATA + ivLength;
   // RFC 4302 §3.3.3: the ICV "is set to zero for this computation".
   packet.fill(0, icvOffset, icvOffset + options.icvLength);
-  let inputLength = packet.length;
-  if (options.esnHigh !== undefined) {
-    const h = options.esnHigh;
-    scratch[inputLength] = h >>> 24;
-    scratch[inputLength + 1] = (h >>> 16) & 0xff;
-    scratch[inputLength + 2] = (h >>> 8) & 0xff;
-    scratch[inputLength + 3] = h & 0xff;
-    inputLength += 4;
-  }
   return ok({
-    input: scratch.subarray(0, inputLength),
+    input: packet,
     ahOffset,
     icvOffset,
     icvLength: options.icvLength,

@@ -1,17 +1,15 @@
 /**
  * @module
  * Shared test fixtures for the ndis codecs: fast-check arbitraries for SA bundles and pointers,
- * little/big-endian byte readers, and one hand-made bundle with distinct field values. Kept in a
- * `*.test.ts` file so it never ships; it holds one test of its own (the readers).
+ * little/big-endian byte readers, and one hand-made bundle with distinct field values. Lives in
+ * `tests/` so it never ships and, imported by many test files, runs no test of its own.
  */
-import { test } from 'node:test';
-import assert from 'node:assert/strict';
 import fc from 'fast-check';
 
 /** Plain objects: deepStrictEqual compares prototypes. */
 const NO_NULL = { noNullPrototype: true } as const;
-import { maxPointer, pointerSize, type Arch } from './abi.ts';
-import type { AlgorithmInfo, SaBundle, SecurityAssociation } from './sa.ts';
+import { maxPointer, pointerSize, type Arch } from '../src/ndis/abi.ts';
+import type { AlgorithmInfo, SaBundle, SecurityAssociation } from '../src/ndis/sa.ts';
 
 /** Any ULONG. */
 export const u32: fc.Arbitrary<number> = fc.integer({ min: 0, max: 0xffff_ffff });
@@ -127,10 +125,3 @@ export function distinctBundle(arch: Arch, ipv6: boolean, keyLength = 5): SaBund
     offloadHandle: arch === 'x64' ? 0x1122334455667788n : 0x11223344n,
   };
 }
-
-test('the fixture byte readers read little- and big-endian values', () => {
-  const b = Uint8Array.of(0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08);
-  assert.equal(le(b, 0, 4), 0x04030201n);
-  assert.equal(le(b, 0, 8), 0x0807060504030201n);
-  assert.equal(be32(b, 4), 0x05060708);
-});

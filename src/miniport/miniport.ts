@@ -1,0 +1,126 @@
+/**
+ * @module
+ * The simulated NIC: one adapter with its capability record, current configuration, SA table,
+ * counters and state, and the two entry points NDIS calls — `oidRequest` (MiniportOidRequest /
+ * MiniportDirectOidRequest, in ctrlpath.ts) and `sendNetBufferLists` (MiniportSendNetBufferLists,
+ * in datapath.ts). Frames leave through a `Link`; every NBL comes back exactly once through the
+ * `complete` callback (NdisMSendNetBufferListsComplete, contract D11). Like netvmini, the model
+ * keeps the shape of a hardware miniport even where a shortcut would do.
+ */
+import type { Random } from '../crypto/transform.ts';
+import type { Arch } from '../ndis/abi.ts';
+import { defaultCapabilities, type Offload } from '../ndis/caps.ts';
+import type { NetBufferList } from '../ndis/nbl.ts';
+import { Counters } from './counters.ts';
+import { initialConfig, type CurrentConfig } from './config.ts';
+import { SaTable } from './sa-table.ts';
+import { oidRequest, type OidRequest, type OidResult } from './ctrlpath.ts';
+import { completeReset, halt, pause, reset, restart } from './lifecycle.ts';
+import { sendNetBufferLists } from './datapath.ts';
+
+/** Where the NIC puts frames on the wire. */
+export interface Link {
+  /** Transmits one complete Ethernet frame (the NIC no longer owns `frame` afterwards). */
+  transmit(frame: Uint8Array): void;
+}
+
+/** A status indication (NdisMIndicateStatusEx), e.g. NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG. */
+export interface StatusIndication {
+  readonly status: number;
+  /** The NDIS_OFFLOAD the indication carries: the current configuration as a capability record. */
+  readonly offload?: Offload;
+}
+
+/** The adapter's run state (MiniportPause / MiniportRestart / MiniportResetEx / MiniportHaltEx). */
+export type AdapterState = 'running' | 'paused' | 'resetting' | 'halted';
+
+/** How a miniport is built: its hardware, where frames go, and whom it calls back. */
+export interface MiniportOptions {
+  /** The hardware's capability record (default: `defaultCapabilities()`). */
+  readonly capabilities?: Offload;
+  /** The wire. */
+  readonly link: Link;
+  /** NdisMSendNetBufferListsComplete: called with each completed NBL (status set). */
+  readonly complete: (nbl: NetBufferList) => void;
+  /** NdisMIndicateStatusEx. */
+  readonly indicateStatus?: (indication: StatusIndication) => void;
+  /** IV source for CBC transforms (contract D6). */
+  readonly random: Random;
+  /** Pointer size of the OID structures this miniport accepts (default 'x64'). */
+  readonly arch?: Arch;
+}
+
+/** The simulated IPsecOV2 NIC. */
+export class Miniport {
+  readonly capabilities: Offload;
+  readonly arch: Arch;
+  readonly link: Link;
+  readonly random: Random;
+  readonly counters: Counters = new Counters();
+  readonly saTable: SaTable;
+  config: CurrentConfig;
+  state: AdapterState = 'running';
+  readonly #complete: (nbl: NetBufferList) => void;
+  readonly #indicate: (indication: StatusIndication) => void;
+
+  constructor(options: MiniportOptions) {
+    this.capabilities = options.capabilities ?? defaultCapabilities();
+    this.arch = options.arch ?? 'x64';
+    this.link = options.link;
+    this.random = options.random;
+    this.#complete = options.complete;
+    this.#indicate =
+      options.indicateStatus ??
+      ((): void => {
+        /* no protocol bound */
+      });
+    this.saTable = new SaTable(this.capabilities.IPsecV2.SaOffloadCapacity);
+    this.config = initialConfig(this.capabilities);
+  }
+
+  /** Completes one NBL with `status` (exactly once per NBL: D11); counts it by status. */
+  completeNbl(nbl: NetBufferList, status: number): void {
+    nbl.status = status;
+    this.#complete(nbl);
+  }
+
+  /** Raises a status indication to the bound protocol. */
+  indicateStatus(indication: StatusIndication): void {
+    this.#indicate(indication);
+  }
+
+  /** MiniportOidRequest / MiniportDirectOidRequest (ctrlpath.ts). */
+  oidRequest(request: OidRequest): OidResult {
+    return oidRequest(this, request);
+  }
+
+  /** MiniportSendNetBufferLists (datapath.ts): sends the chain, completing each NBL once. */
+  sendNetBufferLists(first: NetBufferList | null): void {
+    sendNetBufferLists(this, first);
+  }
+
+  /** MiniportPause (lifecycle.ts). */
+  pause(): number {
+    return pause(this);
+  }
+
+  /** MiniportRestart (lifecycle.ts). */
+  restart(): number {
+    return restart(this);
+  }
+
+  /** MiniportResetEx: enters `resetting` until lifecycle.ts completeReset (NdisMResetComplete). */
+  reset(): number {
+    return reset(this);
+  }
+
+  /** NdisMResetComplete: leaves `resetting` for the state before the reset (lifecycle.ts). */
+  completeReset(): void {
+    completeReset(this);
+  }
+
+  /** MiniportHaltEx: deletes every SA, then `halted` (lifecycle.ts). */
+  halt(): void {
+    halt(this);
+  }
+}

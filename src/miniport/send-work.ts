@@ -1,0 +1,255 @@
+/**
+ * @module
+ * The send path's working state ("Sending Network Data with IPsec Offload Version 2",
+ * MiniportSendNetBufferLists): the outcome of one NET_BUFFER_LIST (an NDIS status and a named
+ * reason, contract D9/§4 kind 3), where the IP layers and IPsec headers of one frame are, and the
+ * per-SA counts of an NBL that become visible only if the NBL succeeds (contract D10).
+ *
+ * Like the descriptors of a hardware send ring (netvmini's TCBs), these objects are allocated
+ * once per `sendNetBufferLists` call and reused for every NBL and NET_BUFFER of the chain, so the
+ * per-packet path does not allocate them (style practice 7).
+ *
+ * Offsets are byte offsets from the first byte of the frame (the Ethernet header), never from the
+ * IP header, except the OOB `AhHeaderOffset`/`EspHeaderOffset` (4-byte units from the outermost
+ * IP header, contract D4) which are converted where they are read.
+ */
+import { NdisStatus } from '../ndis/status.ts';
+import type { TransportLocation } from './csum.ts';
+import type { SaBundle, SaElement } from './sa-table.ts';
+import type { HeaderOob, L2 } from './send-locate.ts';
+
+const { NDIS_STATUS_SUCCESS, NDIS_STATUS_FAILURE, NDIS_STATUS_INVALID_PACKET } = NdisStatus;
+
+/** How one NBL ends: NDIS_STATUS_SUCCESS, or a failure status with the reason it is counted under. */
+export class Outcome {
+  status: number = NDIS_STATUS_SUCCESS;
+  reason = '';
+  /** TCP/UDP checksum seeds that were not the pseudo-header sum (counted, not refused: D2, D13). */
+  checksumSeedMismatches = 0;
+
+  /** True while nothing has failed. */
+  get ok(): boolean {
+    return this.status === NDIS_STATUS_SUCCESS;
+  }
+
+  /** Records a malformed request (contract D9: NDIS_STATUS_INVALID_PACKET) and returns false. */
+  invalid(reason: string): false {
+    this.status = NDIS_STATUS_INVALID_PACKET;
+    this.reason = reason;
+    return false;
+  }
+
+  /** Records a refusal with NDIS_STATUS_FAILURE (D2, D3, D8) and returns false. */
+  failure(reason: string): false {
+    this.status = NDIS_STATUS_FAILURE;
+    this.reason = reason;
+    return false;
+  }
+
+  /** Records any other status (e.g. NDIS_STATUS_PAUSED, D16) and returns false. */
+  fail(status: number, reason: string): false {
+    this.status = status;
+    this.reason = reason;
+    return false;
+  }
+
+  /** Back to success, for the next NBL. */
+  reset(): void {
+    this.status = NDIS_STATUS_SUCCESS;
+    this.reason = '';
+    this.checksumSeedMismatches = 0;
+  }
+}
+
+/**
+ * One IP header of a frame and what the walk of its next-header chain found (RFC 791 §3.1,
+ * RFC 8200 §4): the UDP-ESP header (RFC 3948), the AH header (RFC 4302) and the ESP header
+ * (RFC 4303) that follow it, or the upper-layer protocol where the walk stopped.
+ */
+export class IpLayer {
+  /** First byte of the IP header. */
+  start = 0;
+  version: 4 | 6 = 4;
+  /** IPv4: IHL × 4; IPv6: 40 (extension headers are part of the walk). */
+  headerLength = 0;
+  /** One past the last byte of this IP packet. */
+  end = 0;
+  /** IPv4 options are present (IHL > 5). */
+  options = false;
+  /** IPv6 extension headers other than AH/ESP are present (RFC 8200 §4). */
+  extensions = false;
+  /** The packet is a fragment (IPv4 MF or offset, or an IPv6 Fragment header). */
+  fragment = false;
+  /** Start of the UDP-ESP header, or -1. */
+  udp = -1;
+  /** Start of the first AH header, or -1. */
+  ah = -1;
+  /** Start of the first ESP header, or -1 (the walk stops there: what follows is payload). */
+  esp = -1;
+  /** The protocol where the walk stopped (50 at an ESP header, else the upper layer). */
+  upperProtocol = 0;
+  /** Where that protocol's header starts. */
+  upperOffset = 0;
+
+  /** Forgets the previous packet. */
+  reset(): void {
+    this.start = 0;
+    this.version = 4;
+    this.headerLength = 0;
+    this.end = 0;
+    this.options = false;
+    this.extensions = false;
+    this.fragment = false;
+    this.udp = -1;
+    this.ah = -1;
+    this.esp = -1;
+    this.upperProtocol = 0;
+    this.upperOffset = 0;
+  }
+}
+
+/** Which of the NBL's SA bundles a layout belongs to (contract D4, D14). */
+export type Role =
+  /** The only bundle (TunnelHandle 0): transport or tunnel mode, located by the OOB offsets. */
+  | 'only'
+  /** The TunnelHandle bundle of transport-over-tunnel: right after the outer IP (or UDP) header. */
+  | 'tunnel'
+  /** The OffloadHandle bundle of transport-over-tunnel: inside the tunnel, located by the OOB offsets. */
+  | 'transport';
+
+/**
+ * Where one SA bundle's headers are in a frame and what they protect: the ESP header ‖ IV ‖
+ * payload ‖ trailer ‖ ICV region and/or the AH header, the UDP-ESP header, and the protected
+ * payload (its protocol and extent, for checksum offload and tunnel parsing).
+ */
+export class SaLayout {
+  bundle: SaBundle | null = null;
+  role: Role = 'only';
+  /** The IP header the bundle's AH/ESP headers follow. */
+  ip: IpLayer;
+  ah: SaElement | null = null;
+  esp: SaElement | null = null;
+  /** Index of `ah` / `esp` in `bundle.elements` (for the per-SA counters). */
+  ahIndex = -1;
+  espIndex = -1;
+  udpStart = -1;
+  ahStart = -1;
+  ahLength = 0;
+  espStart = -1;
+  /** One past the ESP ICV (= the end of the IP packet the ESP header is in). */
+  espEnd = -1;
+  /** The ESP Pad Length and Next Header of the trailer (LSO: from the OOB). */
+  padLength = 0;
+  nextHeader = 0;
+  /** The protected payload: TCP/UDP segment, inner IP packet, … */
+  payloadStart = 0;
+  payloadEnd = 0;
+  payloadProtocol = 0;
+  /** The sequence number high halves of this packet (contract D3; 0 without ESN). */
+  ahHigh = 0;
+  espHigh = 0;
+
+  constructor(ip: IpLayer) {
+    this.ip = ip;
+  }
+
+  /** Forgets the previous packet. */
+  reset(role: Role, ip: IpLayer): void {
+    this.bundle = null;
+    this.role = role;
+    this.ip = ip;
+    this.ah = null;
+    this.esp = null;
+    this.ahIndex = -1;
+    this.espIndex = -1;
+    this.udpStart = -1;
+    this.ahStart = -1;
+    this.ahLength = 0;
+    this.espStart = -1;
+    this.espEnd = -1;
+    this.padLength = 0;
+    this.nextHeader = 0;
+    this.payloadStart = 0;
+    this.payloadEnd = 0;
+    this.payloadProtocol = 0;
+    this.ahHigh = 0;
+    this.espHigh = 0;
+  }
+}
+
+/** The most SA elements one NBL can use: two bundles (OffloadHandle, TunnelHandle) of two each. */
+const MAX_ELEMENTS = 4;
+
+/**
+ * Everything the send path reuses across the NBLs of one call: the outcome, the IP layers and
+ * bundle layouts of the frame at hand, the NBL's output frames (held back until every NET_BUFFER
+ * succeeded, contract D10) and its per-SA counts (applied only when the NBL succeeds).
+ */
+export class SendWork {
+  readonly outcome: Outcome = new Outcome();
+  /** The Ethernet header of the frame at hand. */
+  readonly l2: L2 = { ipStart: 0, version: 0, tagged: false };
+  /** The NBL's header OOB (slot 12), offsets in bytes. */
+  readonly header: HeaderOob = { nextHeader: 0, padLength: 0, ahOffset: 0, espOffset: 0 };
+  /** Where the TCP/UDP header of the packet at hand is (checksum offload, D13). */
+  readonly l4: TransportLocation = { protocol: 0, start: 0, end: 0, ipStart: 0, version: 4 };
+  /** The NBL's OffloadHandle bundle, while the NBL is in the NIC's hands (SaBundle.inFlight). */
+  primaryBundle: SaBundle | null = null;
+  /** The NBL's TunnelHandle bundle, likewise. */
+  tunnelBundle: SaBundle | null = null;
+  /** The NBL is IPsec-marked but IPsec offload is not configured (seed rule 1, D10). */
+  unprocessed = false;
+  /** The outermost IP header. */
+  readonly outer: IpLayer = new IpLayer();
+  /** The inner IP header of transport-over-tunnel (the transport SA's IP header). */
+  readonly inner: IpLayer = new IpLayer();
+  /** The IP header that carries the TCP/UDP header in tunnel mode (checksum offload, D13). */
+  readonly innermost: IpLayer = new IpLayer();
+  /** The OffloadHandle bundle's layout. */
+  readonly primary: SaLayout = new SaLayout(this.outer);
+  /** The TunnelHandle bundle's layout. */
+  readonly tunnel: SaLayout = new SaLayout(this.outer);
+  /** The frames of the NBL at hand, in order. */
+  readonly frames: Uint8Array[] = [];
+  /** TCP payload bytes of the NBL at hand (LsoV1TransmitComplete.TcpPayload, D11). */
+  tcpPayload = 0;
+  readonly #elements: (SaElement | null)[] = new Array<SaElement | null>(MAX_ELEMENTS).fill(null);
+  readonly #packets = new Float64Array(MAX_ELEMENTS);
+  readonly #bytes = new Float64Array(MAX_ELEMENTS);
+
+  /** Starts a new NBL: no frames, no counts, success. */
+  beginNbl(): void {
+    this.outcome.reset();
+    this.frames.length = 0;
+    this.tcpPayload = 0;
+    this.primaryBundle = null;
+    this.tunnelBundle = null;
+    this.unprocessed = false;
+    this.#elements.fill(null);
+    this.#packets.fill(0);
+    this.#bytes.fill(0);
+  }
+
+  /** Notes that the frame at hand carries `layout`'s headers over an IP packet of `ipBytes` bytes. */
+  countLayout(layout: SaLayout, ipBytes: number): void {
+    const base = layout.role === 'tunnel' ? 2 : 0;
+    if (layout.ah !== null) this.#count(base + layout.ahIndex, layout.ah, ipBytes);
+    if (layout.esp !== null) this.#count(base + layout.espIndex, layout.esp, ipBytes);
+  }
+
+  /** Adds the NBL's counts to the SAs' counters (called once, when the NBL succeeded). */
+  commitCounts(): void {
+    for (let i = 0; i < MAX_ELEMENTS; i++) {
+      const element = this.#elements[i];
+      if (element === null) continue;
+      element.counters.packets += this.#packets[i];
+      element.counters.bytes += this.#bytes[i];
+    }
+  }
+
+  #count(slot: number, element: SaElement, ipBytes: number): void {
+    this.#elements[slot] = element;
+    this.#packets[slot] += 1;
+    this.#bytes[slot] += ipBytes;
+  }
+}
