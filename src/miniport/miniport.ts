@@ -78,7 +78,7 @@ export class Miniport {
     this.config = initialConfig(this.capabilities);
   }
 
-  /** Completes one NBL with `status` (exactly once per NBL: D11); counts it by status. */
+  /** Completes one NBL with `status` (exactly once per NBL: D11); the data path counts it. */
   completeNbl(nbl: NetBufferList, status: number): void {
     nbl.status = status;
     this.#complete(nbl);

@@ -48,7 +48,11 @@ export interface SaBundle {
   readonly udpEspEncapsulation: number;
   /** The SAs in processing order (ADD_SA SecAssoc order). */
   readonly elements: readonly SaElement[];
-  /** NBLs of this bundle the data path has accepted and not yet completed (D16). */
+  /**
+   * NBLs of this bundle the data path has accepted and not yet completed (D16).
+   * Model: the send path runs each NBL to completion synchronously and looks its bundles up once,
+   * so a DELETE_SA between two NBLs never splits one NBL between old keys and none (P27).
+   */
   inFlight: number;
 }
 
