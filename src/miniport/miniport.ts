@@ -3,8 +3,10 @@
  * The simulated NIC: one adapter with its capability record, current configuration, SA table,
  * counters and state, and the two entry points NDIS calls — `oidRequest` (MiniportOidRequest /
  * MiniportDirectOidRequest, in ctrlpath.ts) and `sendNetBufferLists` (MiniportSendNetBufferLists,
- * in datapath.ts). Frames leave through a `Link`; every NBL comes back exactly once through the
- * `complete` callback (NdisMSendNetBufferListsComplete, contract D11). Like netvmini, the model
+ * in datapath.ts) — and `receive`, where frames from the wire come in and go up through
+ * `indicateReceive` (NdisMIndicateReceiveNetBufferLists, receive.ts). Frames leave through a
+ * `Link`; every NBL comes back exactly once through the `complete` callback
+ * (NdisMSendNetBufferListsComplete, contract D11). Like netvmini, the model
  * keeps the shape of a hardware miniport even where a shortcut would do.
  */
 import type { Random } from '../crypto/transform.ts';
@@ -17,6 +19,8 @@ import { SaTable } from './sa-table.ts';
 import { oidRequest, type OidRequest, type OidResult } from './ctrlpath.ts';
 import { completeReset, halt, pause, reset, restart } from './lifecycle.ts';
 import { sendNetBufferLists } from './datapath.ts';
+import { receiveFrames } from './receive.ts';
+import type { SaBundle } from './sa-table.ts';
 
 /** Where the NIC puts frames on the wire. */
 export interface Link {
@@ -48,6 +52,10 @@ export interface MiniportOptions {
   readonly random: Random;
   /** Pointer size of the OID structures this miniport accepts (default 'x64'). */
   readonly arch?: Arch;
+  /** NdisMIndicateReceiveNetBufferLists: called once per received batch with its NBL chain. */
+  readonly indicateReceive?: (first: NetBufferList) => void;
+  /** The model's SaDeleteReq policy hook: true asks the transport to delete this inbound bundle. */
+  readonly saDeleteRequest?: (bundle: SaBundle) => boolean;
 }
 
 /** The simulated IPsecOV2 NIC. */
@@ -62,6 +70,9 @@ export class Miniport {
   state: AdapterState = 'running';
   readonly #complete: (nbl: NetBufferList) => void;
   readonly #indicate: (indication: StatusIndication) => void;
+  readonly #indicateReceive: (first: NetBufferList) => void;
+  /** MiniportOptions.saDeleteRequest (receive.ts, reference §4.2 rule 7). */
+  readonly saDeleteRequest: ((bundle: SaBundle) => boolean) | undefined;
 
   constructor(options: MiniportOptions) {
     this.capabilities = options.capabilities ?? defaultCapabilities();
@@ -74,6 +85,12 @@ export class Miniport {
       ((): void => {
         /* no protocol bound */
       });
+    this.#indicateReceive =
+      options.indicateReceive ??
+      ((): void => {
+        /* no protocol bound */
+      });
+    this.saDeleteRequest = options.saDeleteRequest;
     this.saTable = new SaTable(this.capabilities.IPsecV2.SaOffloadCapacity);
     this.config = initialConfig(this.capabilities);
   }
@@ -97,6 +114,16 @@ export class Miniport {
   /** MiniportSendNetBufferLists (datapath.ts): sends the chain, completing each NBL once. */
   sendNetBufferLists(first: NetBufferList | null): void {
     sendNetBufferLists(this, first);
+  }
+
+  /** Receives a batch of frames from the wire and indicates them as one NBL chain (receive.ts). */
+  receive(frames: readonly Uint8Array[]): NetBufferList | null {
+    return receiveFrames(this, frames);
+  }
+
+  /** NdisMIndicateReceiveNetBufferLists: hands a chain of received NBLs to the bound protocol. */
+  indicateReceive(first: NetBufferList): void {
+    this.#indicateReceive(first);
   }
 
   /** MiniportPause (lifecycle.ts). */
