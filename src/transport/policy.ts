@@ -59,6 +59,11 @@ export interface FlowConfig {
   readonly sa?: string;
   /** The tunnel SA of a transport-over-tunnel flow, by name. */
   readonly tunnelSa?: string;
+  /**
+   * The peer's address (4 or 16 bytes, of `ipVersion`); default: the transport SA's destination.
+   * Needed for tunnel-only flows, whose SA endpoints are the tunnel's.
+   */
+  readonly destination?: Uint8Array;
   /** Large send offload for TCP: version and MSS (MSS chosen from the MTU when absent). */
   readonly lso?: { readonly version: 1 | 2; readonly mss?: number };
 }
