@@ -1,0 +1,343 @@
+/**
+ * @module
+ * The two-host system (contract §2 Flow): host A and host B, each a transport (`transport/host.ts`
+ * sending, `transport/receiver.ts` receiving) over its own simulated NIC (`miniport`), joined by a
+ * link (`sim/link.ts`) that a pcapng tap, a seeded fault injector and a NAT box may wrap. One
+ * injected virtual clock and one seed drive everything: a run with a seed is byte-for-byte
+ * reproducible (contract D6). The NICs' callbacks are wired as NDIS wires them: send completions
+ * to the host (NdisMSendNetBufferListsComplete), receive indications to the receiver
+ * (NdisMIndicateReceiveNetBufferLists), status indications to the host, SaDeleteReq to the host's
+ * SA database.
+ */
+import { createHash } from 'node:crypto';
+import { seededRandom } from '../crypto/random.ts';
+import type { Random } from '../crypto/transform.ts';
+import { Miniport } from '../miniport/miniport.ts';
+import type { Offload } from '../ndis/caps.ts';
+import { encodeOffloadEncapsulation, OffloadSet } from '../ndis/encapsulation.ts';
+import { Encapsulation, Oid } from '../ndis/oid.ts';
+import { NdisStatus, statusName } from '../ndis/status.ts';
+import { Host } from '../transport/host.ts';
+import type { FlowConfig, SaConfig } from '../transport/policy.ts';
+import { Receiver } from '../transport/receiver.ts';
+import { VirtualClock } from './clock.ts';
+import { FaultInjector, type FaultOptions } from './faults.ts';
+import { Tap, Wire, type Link } from './link.ts';
+import { Nat } from './nat.ts';
+import { captureObserver, PcapngWriter } from './pcapng.ts';
+
+/** One host of the system. */
+export interface HostSpec {
+  readonly name: string;
+  readonly mac: Uint8Array;
+  readonly ipv4?: Uint8Array;
+  readonly ipv6?: Uint8Array;
+  /** Its NIC's capability record (default: the fully capable model NIC). */
+  readonly capabilities?: Offload;
+}
+
+/** An SA bundle and the host that sends with it (the other host receives with it). */
+export interface SystemSa extends SaConfig {
+  readonly from: string;
+}
+
+/** A flow and what the application writes on it. */
+export interface SystemFlow extends FlowConfig {
+  readonly from: string;
+  readonly to: string;
+  /** Application bytes in all. */
+  readonly bytes: number;
+  /** Bytes per application write (default: all at once). */
+  readonly writeSize?: number;
+}
+
+/** The link between the hosts. */
+export interface LinkSpec {
+  readonly mtu?: number;
+  /** Faults on frames from A to B. */
+  readonly faultsAToB?: Omit<FaultOptions, 'random'>;
+  /** Faults on frames from B to A. */
+  readonly faultsBToA?: Omit<FaultOptions, 'random'>;
+  /** A NAT box in front of host A (A is inside): its public IPv4 address. */
+  readonly natPublicAddress?: Uint8Array;
+}
+
+/** Everything a run is made of. */
+export interface SystemSpec {
+  readonly seed: number;
+  readonly hosts: readonly [HostSpec, HostSpec];
+  readonly sas: readonly SystemSa[];
+  readonly flows: readonly SystemFlow[];
+  readonly link?: LinkSpec;
+  /** Record a pcapng capture of every frame as it crossed the link. */
+  readonly capture?: boolean;
+  /** Writes per call of the pump (default 1: after every write the link is drained). */
+  readonly writesPerPump?: number;
+}
+
+/** One flow's result: what was sent and what came out at the other end. */
+export interface FlowResult {
+  readonly name: string;
+  readonly packetsSent: number;
+  readonly bytesSent: number;
+  readonly packetsDelivered: number;
+  readonly bytesDelivered: number;
+  readonly sentSha256: string;
+  readonly deliveredSha256: string;
+  /** NBLs that failed at the NIC, reported to the flow. */
+  readonly sendFailures: number;
+  /** Drops at the receiver charged to this flow, by reason. */
+  readonly drops: Readonly<Record<string, number>>;
+}
+
+/** What a run produced. */
+export interface SystemResult {
+  readonly flows: readonly FlowResult[];
+  /** Each NIC's counters. */
+  readonly nics: Readonly<Record<string, Record<string, number>>>;
+  /** Each receiver's drops by reason. */
+  readonly receiverDrops: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** Frames that crossed the link, both directions. */
+  readonly frames: number;
+  /** The capture, when asked for. */
+  readonly pcapng: Uint8Array | null;
+}
+
+/** The per-host parts, wired. */
+interface Side {
+  readonly spec: HostSpec;
+  readonly nic: Miniport;
+  readonly host: Host;
+  readonly receiver: Receiver;
+  /** Frames that arrived for this host's NIC, waiting to be received as one batch. */
+  readonly inbox: Uint8Array[];
+}
+
+/** A seed for each component, derived from the run's seed (so components never share a stream). */
+function derive(seed: number, label: string): Random {
+  const digest = createHash('sha256').update(`${seed}:${label}`).digest();
+  return seededRandom(digest.readBigUInt64BE(0));
+}
+
+/** Neighbour entries: every address of `peer` maps to its MAC (Model: no ARP/ND). */
+function neighboursOf(
+  peer: HostSpec,
+  extra: readonly Uint8Array[]
+): { address: Uint8Array; mac: Uint8Array }[] {
+  const out: { address: Uint8Array; mac: Uint8Array }[] = [];
+  if (peer.ipv4) out.push({ address: peer.ipv4, mac: peer.mac });
+  if (peer.ipv6) out.push({ address: peer.ipv6, mac: peer.mac });
+  for (const a of extra) out.push({ address: a, mac: peer.mac });
+  return out;
+}
+
+/** The two-host system of one run. */
+export class System {
+  readonly spec: SystemSpec;
+  readonly clock: VirtualClock = new VirtualClock();
+  readonly wire: Wire;
+  readonly a: Side;
+  readonly b: Side;
+  readonly faults: { readonly aToB: FaultInjector | null; readonly bToA: FaultInjector | null };
+  readonly nat: Nat | null;
+  readonly #capture: PcapngWriter | null;
+  readonly #payloads = new Map<string, Uint8Array>();
+
+  constructor(spec: SystemSpec) {
+    this.spec = spec;
+    const [hostA, hostB] = spec.hosts;
+    const link = spec.link ?? {};
+    this.wire = new Wire(this.clock);
+    this.#capture = spec.capture === true ? new PcapngWriter() : null;
+    // A's transmit path: [NAT outbound] → [faults] → tap → wire.a; B's likewise.
+    const tapped = (inner: Link, direction: 'a-to-b' | 'b-to-a'): Link =>
+      this.#capture ? new Tap(inner, this.clock, direction, captureObserver(this.#capture)) : inner;
+    const faultsAB = link.faultsAToB
+      ? new FaultInjector(tapped(this.wire.a, 'a-to-b'), {
+          ...link.faultsAToB,
+          random: derive(spec.seed, 'faults-ab'),
+        })
+      : null;
+    const faultsBA = link.faultsBToA
+      ? new FaultInjector(tapped(this.wire.b, 'b-to-a'), {
+          ...link.faultsBToA,
+          random: derive(spec.seed, 'faults-ba'),
+        })
+      : null;
+    this.faults = { aToB: faultsAB, bToA: faultsBA };
+    let linkA: Link = faultsAB ?? tapped(this.wire.a, 'a-to-b');
+    let linkB: Link = faultsBA ?? tapped(this.wire.b, 'b-to-a');
+    this.nat = link.natPublicAddress ? new Nat({ publicAddress: link.natPublicAddress }) : null;
+    if (this.nat) {
+      linkA = this.nat.outbound(linkA);
+      linkB = this.nat.inbound(linkB);
+    }
+    this.a = this.#side(hostA, hostB, linkA, 'a');
+    this.b = this.#side(hostB, hostA, linkB, 'b');
+  }
+
+  #side(me: HostSpec, peer: HostSpec, link: Link, label: string): Side {
+    const spec = this.spec;
+    const outbound = spec.sas.filter((s) => s.from === me.name);
+    const inbound = spec.sas.filter((s) => s.from !== me.name);
+    const sending = spec.flows.filter((f) => f.from === me.name);
+    const receiving = spec.flows.filter((f) => f.to === me.name);
+    // Tunnel endpoints of the peer are reached through the peer's MAC too.
+    const peerEndpoints = outbound.map((s) => s.destination);
+    const inbox: Uint8Array[] = [];
+    let host: Host | null = null;
+    let receiver: Receiver | null = null;
+    const nic: Miniport = new Miniport({
+      ...(me.capabilities ? { capabilities: me.capabilities } : {}),
+      link,
+      random: derive(spec.seed, `nic-${label}`),
+      complete: (nbl) => host?.onSendComplete(nbl),
+      indicateStatus: (indication) => host?.onStatusIndication(indication),
+      indicateReceive: (first) => receiver?.receive(first),
+    });
+    host = new Host({
+      name: me.name,
+      mac: me.mac,
+      ...(me.ipv4 ? { ipv4: me.ipv4 } : {}),
+      ...(me.ipv6 ? { ipv6: me.ipv6 } : {}),
+      nic,
+      random: derive(spec.seed, `host-${label}`),
+      mtu: spec.link?.mtu ?? 1500,
+      neighbours: neighboursOf(peer, peerEndpoints),
+      outbound,
+      inbound,
+      flows: sending,
+      bind: nic.capabilities,
+    });
+    const addresses = [me.ipv4, me.ipv6, ...inbound.map((s) => s.destination)].filter(
+      (a): a is Uint8Array => a !== undefined
+    );
+    const h = host;
+    receiver = new Receiver({
+      addresses,
+      sas: inbound,
+      flows: receiving,
+      onSaDeleteRequest: (name) => {
+        const sa = inbound.find((s) => s.name === name);
+        const spi = sa?.esp?.spi ?? sa?.ah?.spi;
+        if (spi !== undefined) h.saDeleteRequested(spi);
+      },
+    });
+    return { spec: me, nic, host, receiver, inbox };
+  }
+
+  /** Starts both hosts: capabilities by OID, SAs added, receive offload enabled (D12). */
+  start(): void {
+    for (const side of [this.a, this.b]) {
+      side.host.start();
+      const r = side.nic.oidRequest({
+        type: 'set',
+        oid: Oid.OID_OFFLOAD_ENCAPSULATION,
+        buffer: encodeOffloadEncapsulation({
+          IPv4: {
+            Enabled: OffloadSet.NDIS_OFFLOAD_SET_ON,
+            EncapsulationType: Encapsulation.NDIS_ENCAPSULATION_IEEE_802_3,
+            HeaderSize: 14,
+          },
+          IPv6: {
+            Enabled: OffloadSet.NDIS_OFFLOAD_SET_ON,
+            EncapsulationType: Encapsulation.NDIS_ENCAPSULATION_IEEE_802_3,
+            HeaderSize: 14,
+          },
+        }),
+      });
+      if (r.status !== NdisStatus.NDIS_STATUS_SUCCESS) {
+        throw new Error(
+          `System.start: OID_OFFLOAD_ENCAPSULATION on ${side.spec.name} → ${statusName(r.status)}`
+        );
+      }
+    }
+  }
+
+  /** Delivers every frame on the link, batch by batch, until the link is quiet. */
+  pump(): number {
+    let n = 0;
+    for (;;) {
+      this.faults.aToB?.flush();
+      this.faults.bToA?.flush();
+      const next = this.wire.nextArrivalNanos();
+      if (next === undefined) return n;
+      this.clock.advanceTo(next);
+      n += this.wire.deliver(
+        (frame) => this.a.inbox.push(frame),
+        (frame) => this.b.inbox.push(frame)
+      );
+      for (const side of [this.a, this.b]) {
+        if (side.inbox.length === 0) continue;
+        const batch = side.inbox.splice(0);
+        side.nic.receive(batch);
+      }
+    }
+  }
+
+  /** The application bytes of `flow` (seeded, so a run is reproducible). */
+  payloadOf(flow: SystemFlow): Uint8Array {
+    let p = this.#payloads.get(flow.name);
+    if (p === undefined) {
+      p = new Uint8Array(flow.bytes);
+      derive(this.spec.seed, `payload-${flow.name}`).fill(p);
+      this.#payloads.set(flow.name, p);
+    }
+    return p;
+  }
+
+  /** Runs every flow to its end: writes, pumps, flushes; returns the result. */
+  run(): SystemResult {
+    this.start();
+    const writesPerPump = this.spec.writesPerPump ?? 1;
+    let writes = 0;
+    for (const flow of this.spec.flows) {
+      const side = flow.from === this.a.spec.name ? this.a : this.b;
+      const payload = this.payloadOf(flow);
+      const size = flow.writeSize ?? Math.max(payload.length, 1);
+      for (let at = 0; at < payload.length; at += size) {
+        side.host.write(flow.name, payload.subarray(at, Math.min(at + size, payload.length)));
+        if (++writes % writesPerPump === 0) this.pump();
+      }
+    }
+    this.pump();
+    this.a.receiver.flush();
+    this.b.receiver.flush();
+    return this.result();
+  }
+
+  /** The result so far. */
+  result(): SystemResult {
+    const flows = this.spec.flows.map((flow): FlowResult => {
+      const from = flow.from === this.a.spec.name ? this.a : this.b;
+      const to = from === this.a ? this.b : this.a;
+      const sent = from.host.flow(flow.name).counters;
+      const got = to.receiver.flow(flow.name);
+      const payload = this.payloadOf(flow);
+      return {
+        name: flow.name,
+        packetsSent: sent.packetsSent,
+        bytesSent: sent.bytesSent,
+        packetsDelivered: got?.packetsDelivered ?? 0,
+        bytesDelivered: got?.bytesDelivered ?? 0,
+        sentSha256: createHash('sha256').update(payload).digest('hex'),
+        deliveredSha256: got?.sha256 ?? '',
+        sendFailures: sent.nblsFailed,
+        drops: got?.drops ?? {},
+      };
+    });
+    return {
+      flows,
+      nics: {
+        [this.a.spec.name]: this.a.nic.counters.snapshot(),
+        [this.b.spec.name]: this.b.nic.counters.snapshot(),
+      },
+      receiverDrops: {
+        [this.a.spec.name]: { ...this.a.receiver.drops },
+        [this.b.spec.name]: { ...this.b.receiver.drops },
+      },
+      frames: this.wire.aToB.counters.transmitted + this.wire.bToA.counters.transmitted,
+      pcapng: this.#capture ? this.#capture.bytes() : null,
+    };
+  }
+}
