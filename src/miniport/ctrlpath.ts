@@ -27,6 +27,7 @@ import {
   decodeOffloadParameters,
   encodeIpsecOffloadV2,
   IPSEC_OFFLOAD_V2,
+  NO_IPSEC_OFFLOAD_V2,
   type IpsecOffloadV2,
   type Offload,
   type OffloadParameters,
@@ -83,25 +84,6 @@ export interface OidResult {
 export function hardwareCapabilities(mp: Miniport): Offload {
   return mp.capabilities;
 }
-
-const NO_IPSEC: IpsecOffloadV2 = {
-  Encapsulation: 0,
-  IPv6Supported: false,
-  IPv4Options: false,
-  IPv6NonIPsecExtensionHeaders: false,
-  Ah: false,
-  Esp: false,
-  AhEspCombined: false,
-  Transport: false,
-  Tunnel: false,
-  TransportTunnelCombined: false,
-  LsoSupported: false,
-  ExtendedSequenceNumbers: false,
-  UdpEsp: 0,
-  AuthenticationAlgorithms: 0,
-  EncryptionAlgorithms: 0,
-  SaOffloadCapacity: 0,
-};
 
 const COEXISTENCE =
   OffloadFlags.IPSEC_OFFLOAD_V2_AND_TCP_CHECKSUM_COEXISTENCE |
@@ -166,7 +148,7 @@ function offloadOf(caps: Offload, c: CurrentConfig): Offload {
           IPv6Supported: c.ipsecIpv6,
           AhEspCombined: caps.IPsecV2.AhEspCombined && c.ipsecAh && c.ipsecEsp,
         }
-      : NO_IPSEC,
+      : NO_IPSEC_OFFLOAD_V2,
   };
 }
 

@@ -56,6 +56,26 @@ export interface IpsecOffloadV2 {
   readonly SaOffloadCapacity: number;
 }
 
+/** NDIS_IPSEC_OFFLOAD_V2 with nothing offered: IPsec offload off, or not yet known. */
+export const NO_IPSEC_OFFLOAD_V2: IpsecOffloadV2 = Object.freeze({
+  Encapsulation: 0,
+  IPv6Supported: false,
+  IPv4Options: false,
+  IPv6NonIPsecExtensionHeaders: false,
+  Ah: false,
+  Esp: false,
+  AhEspCombined: false,
+  Transport: false,
+  Tunnel: false,
+  TransportTunnelCombined: false,
+  LsoSupported: false,
+  ExtendedSequenceNumbers: false,
+  UdpEsp: 0,
+  AuthenticationAlgorithms: 0,
+  EncryptionAlgorithms: 0,
+  SaOffloadCapacity: 0,
+});
+
 /** NDIS_IPSEC_OFFLOAD_V2 field offsets, the same on x86 and x64 (PDB size 0x20; §2.1). */
 export const IPSEC_OFFLOAD_V2 = {
   Encapsulation: 0x00,

@@ -3,7 +3,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seededRandom } from '../crypto/random.ts';
 import { decodeAddSaList, writeAddSaHandle } from '../ndis/addsa.ts';
-import { defaultCapabilities, encodeIpsecOffloadV2, type IpsecOffloadV2 } from '../ndis/caps.ts';
+import {
+  defaultCapabilities,
+  encodeIpsecOffloadV2,
+  NO_IPSEC_OFFLOAD_V2,
+  type IpsecOffloadV2,
+} from '../ndis/caps.ts';
 import { decodeDeleteSaList } from '../ndis/deletesa.ts';
 import { Oid } from '../ndis/oid.ts';
 import { NdisStatus } from '../ndis/status.ts';
@@ -11,7 +16,7 @@ import { decodeUpdateSa } from '../ndis/updatesa.ts';
 import type { Nic, NicOidRequest, NicOidResult } from './nic.ts';
 import type { SaConfig } from './policy.ts';
 import { Sadb } from './sadb.ts';
-import { bundleRefusal, lsoFor, lsoLimitsOf, NO_IPSEC } from './tx-caps.ts';
+import { bundleRefusal, lsoFor, lsoLimitsOf } from './tx-caps.ts';
 
 const A = new Uint8Array([192, 0, 2, 1]);
 const B = new Uint8Array([198, 51, 100, 7]);
@@ -169,7 +174,7 @@ describe('tx-caps decisions', () => {
   const caps = defaultCapabilities();
   it('the default NIC takes every registry algorithm with an identifier', () => {
     assert.equal(bundleRefusal(caps.IPsecV2, gcm('a', 1), 'transport'), null);
-    assert.equal(bundleRefusal(NO_IPSEC, gcm('a', 1), 'transport'), 'capability:Esp');
+    assert.equal(bundleRefusal(NO_IPSEC_OFFLOAD_V2, gcm('a', 1), 'transport'), 'capability:Esp');
     assert.equal(
       bundleRefusal(
         caps.IPsecV2,

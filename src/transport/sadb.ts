@@ -22,7 +22,12 @@ import { createEsp } from '../crypto/esp.ts';
 import { encryptionInfo, integrityInfo } from '../crypto/names.ts';
 import type { AuthTransform, EspTransform, Random } from '../crypto/transform.ts';
 import { encodeAddSaList, readAddSaHandle } from '../ndis/addsa.ts';
-import { decodeIpsecOffloadV2, IPSEC_OFFLOAD_V2, type IpsecOffloadV2 } from '../ndis/caps.ts';
+import {
+  decodeIpsecOffloadV2,
+  IPSEC_OFFLOAD_V2,
+  NO_IPSEC_OFFLOAD_V2,
+  type IpsecOffloadV2,
+} from '../ndis/caps.ts';
 import { encodeDeleteSaList } from '../ndis/deletesa.ts';
 import { Oid, Operation } from '../ndis/oid.ts';
 import { NdisStatus, statusName } from '../ndis/status.ts';
@@ -31,7 +36,7 @@ import { LOW_MAX, reserveSegments, type Reservation, type SeqResult } from '../w
 import type { Nic } from './nic.ts';
 import type { SaConfig } from './policy.ts';
 import { addSaEntry, type SaDescription } from './sa-entry.ts';
-import { bundleRefusal, hasRoom, NO_IPSEC, udpEspType, type BundleRole } from './tx-caps.ts';
+import { bundleRefusal, hasRoom, udpEspType, type BundleRole } from './tx-caps.ts';
 
 /** Where the OID structures sit in the model's address space (x64: 8-aligned; D15). */
 const BASE = 0x10_0000n;
@@ -229,9 +234,9 @@ export class Sadb {
   /** Old generations waiting for their in-flight NBLs before DELETE_SA. */
   readonly #retiring: SaState[] = [];
   /** The NIC's current NDIS_IPSEC_OFFLOAD_V2 (OID_TCP_OFFLOAD_CURRENT_CONFIG). */
-  ipsec: IpsecOffloadV2 = NO_IPSEC;
+  ipsec: IpsecOffloadV2 = NO_IPSEC_OFFLOAD_V2;
   /** What the hardware could do (OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES). */
-  hardware: IpsecOffloadV2 = NO_IPSEC;
+  hardware: IpsecOffloadV2 = NO_IPSEC_OFFLOAD_V2;
   readonly counters: SadbCounters = {};
 
   constructor(options: SadbOptions) {
@@ -260,9 +265,10 @@ export class Sadb {
   queryCapabilities(): IpsecOffloadV2 {
     const read = (oid: number): IpsecOffloadV2 => {
       const buffer = new Uint8Array(IPSEC_OFFLOAD_V2.size);
-      if (this.#oid('query', oid, buffer) !== NdisStatus.NDIS_STATUS_SUCCESS) return NO_IPSEC;
+      if (this.#oid('query', oid, buffer) !== NdisStatus.NDIS_STATUS_SUCCESS)
+        return NO_IPSEC_OFFLOAD_V2;
       const d = decodeIpsecOffloadV2(buffer);
-      return d.ok ? d.value : NO_IPSEC;
+      return d.ok ? d.value : NO_IPSEC_OFFLOAD_V2;
     };
     this.hardware = read(Oid.OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES);
     this.ipsec = read(Oid.OID_TCP_OFFLOAD_CURRENT_CONFIG);

@@ -27,26 +27,6 @@ export interface TxCapabilities {
   readonly lsoV2IPv6: LsoLimit | null;
 }
 
-/** NDIS_IPSEC_OFFLOAD_V2 with nothing offered (before the first query, or after it failed). */
-export const NO_IPSEC: IpsecOffloadV2 = Object.freeze({
-  Encapsulation: 0,
-  IPv6Supported: false,
-  IPv4Options: false,
-  IPv6NonIPsecExtensionHeaders: false,
-  Ah: false,
-  Esp: false,
-  AhEspCombined: false,
-  Transport: false,
-  Tunnel: false,
-  TransportTunnelCombined: false,
-  LsoSupported: false,
-  ExtendedSequenceNumbers: false,
-  UdpEsp: 0,
-  AuthenticationAlgorithms: 0,
-  EncryptionAlgorithms: 0,
-  SaOffloadCapacity: 0,
-});
-
 function limit(max: number, min: number): LsoLimit | null {
   return max > 0 ? { maxOffLoadSize: max, minSegmentCount: min } : null;
 }
