@@ -22,7 +22,7 @@ import type { FlowConfig, SaConfig } from '../transport/policy.ts';
 import { Receiver } from '../transport/receiver.ts';
 import { VirtualClock } from './clock.ts';
 import { FaultInjector, type FaultOptions } from './faults.ts';
-import { Tap, Wire, type Link } from './link.ts';
+import { Tap, Wire, type Direction, type Link } from './link.ts';
 import { Nat } from './nat.ts';
 import { captureObserver, PcapngWriter } from './pcapng.ts';
 
@@ -34,6 +34,12 @@ export interface HostSpec {
   readonly ipv6?: Uint8Array;
   /** Its NIC's capability record (default: the fully capable model NIC). */
   readonly capabilities?: Offload;
+  /**
+   * Whether `start` enables receive offload with OID_OFFLOAD_ENCAPSULATION (default true). False
+   * leaves the NIC's receive path off (D12): every received packet is the transport's to verify
+   * and decrypt in software.
+   */
+  readonly receiveOffload?: boolean;
 }
 
 /** An SA bundle and the host that sends with it (the other host receives with it). */
@@ -62,6 +68,18 @@ export interface LinkSpec {
   readonly natPublicAddress?: Uint8Array;
 }
 
+/**
+ * Sees one frame on the link: `sent` as it enters the fault injector (after the NAT; its index
+ * among a direction's `sent` frames is the injector's frame index), `arrived` as the link hands
+ * it to the receiving NIC (after every wrapper: what the capture holds). The receiving NIC
+ * decrypts in place, so an observer that keeps a frame must copy it.
+ */
+export type FrameObserver = (
+  frame: Uint8Array,
+  direction: Direction,
+  stage: 'sent' | 'arrived'
+) => void;
+
 /** Everything a run is made of. */
 export interface SystemSpec {
   readonly seed: number;
@@ -73,6 +91,8 @@ export interface SystemSpec {
   readonly capture?: boolean;
   /** Writes per call of the pump (default 1: after every write the link is drained). */
   readonly writesPerPump?: number;
+  /** Called with every frame on the link (see {@link FrameObserver}). */
+  readonly observe?: FrameObserver;
 }
 
 /** One flow's result: what was sent and what came out at the other end. */
@@ -88,6 +108,9 @@ export interface FlowResult {
   readonly sendFailures: number;
   /** Drops at the receiver charged to this flow, by reason. */
   readonly drops: Readonly<Record<string, number>>;
+  /** TCP: gaps the receiving flow declared lost, and the sequence-number bytes in them. */
+  readonly lossGaps: number;
+  readonly lossBytes: number;
 }
 
 /** What a run produced. */
@@ -111,6 +134,10 @@ interface Side {
   readonly receiver: Receiver;
   /** Frames that arrived for this host's NIC, waiting to be received as one batch. */
   readonly inbox: Uint8Array[];
+}
+
+function sameBytes(x: Uint8Array, y: Uint8Array): boolean {
+  return x.length === y.length && x.every((v, i) => v === y[i]);
 }
 
 /** A seed for each component, derived from the run's seed (so components never share a stream). */
@@ -150,8 +177,16 @@ export class System {
     this.wire = new Wire(this.clock);
     this.#capture = spec.capture === true ? new PcapngWriter() : null;
     // A's transmit path: [NAT outbound] → [faults] → tap → wire.a; B's likewise.
-    const tapped = (inner: Link, direction: 'a-to-b' | 'b-to-a'): Link =>
+    const tapped = (inner: Link, direction: Direction): Link =>
       this.#capture ? new Tap(inner, this.clock, direction, captureObserver(this.#capture)) : inner;
+    const observe = spec.observe;
+    // The observer's `sent` tap sits in front of the fault injector (its frame indexes).
+    const offered = (inner: Link, direction: Direction): Link =>
+      observe === undefined
+        ? inner
+        : new Tap(inner, this.clock, direction, (frame) => {
+            observe(frame, direction, 'sent');
+          });
     const faultsAB = link.faultsAToB
       ? new FaultInjector(tapped(this.wire.a, 'a-to-b'), {
           ...link.faultsAToB,
@@ -165,8 +200,8 @@ export class System {
         })
       : null;
     this.faults = { aToB: faultsAB, bToA: faultsBA };
-    let linkA: Link = faultsAB ?? tapped(this.wire.a, 'a-to-b');
-    let linkB: Link = faultsBA ?? tapped(this.wire.b, 'b-to-a');
+    let linkA: Link = offered(faultsAB ?? tapped(this.wire.a, 'a-to-b'), 'a-to-b');
+    let linkB: Link = offered(faultsBA ?? tapped(this.wire.b, 'b-to-a'), 'b-to-a');
     this.nat = link.natPublicAddress ? new Nat({ publicAddress: link.natPublicAddress }) : null;
     if (this.nat) {
       linkA = this.nat.outbound(linkA);
@@ -179,7 +214,9 @@ export class System {
   #side(me: HostSpec, peer: HostSpec, link: Link, label: string): Side {
     const spec = this.spec;
     const outbound = spec.sas.filter((s) => s.from === me.name);
-    const inbound = spec.sas.filter((s) => s.from !== me.name);
+    const inbound = spec.sas
+      .filter((s) => s.from !== me.name)
+      .map((s) => this.#insideView(s, me, label));
     const sending = spec.flows.filter((f) => f.from === me.name);
     const receiving = spec.flows.filter((f) => f.to === me.name);
     // Tunnel endpoints of the peer are reached through the peer's MAC too.
@@ -207,16 +244,23 @@ export class System {
       outbound,
       inbound,
       flows: sending,
+      inboundFlows: receiving,
       bind: nic.capabilities,
     });
     const addresses = [me.ipv4, me.ipv6, ...inbound.map((s) => s.destination)].filter(
       (a): a is Uint8Array => a !== undefined
     );
     const h = host;
+    // The sender's first TCP sequence number (sender.ts: FlowState.tcpSeq starts at 1): a
+    // handshake would tell the receiver (RFC 9293 §3.4); without one, a lost first segment would
+    // go unreported, so the system tells it.
+    const initialSequence: Record<string, number> = {};
+    for (const f of receiving) if (f.l4 === 'tcp') initialSequence[f.name] = 1;
     receiver = new Receiver({
       addresses,
       sas: inbound,
       flows: receiving,
+      initialSequence,
       onSaDeleteRequest: (name) => {
         const sa = inbound.find((s) => s.name === name);
         const spi = sa?.esp?.spi ?? sa?.ah?.spi;
@@ -226,10 +270,24 @@ export class System {
     return { spec: me, nic, host, receiver, inbox };
   }
 
+  /**
+   * The inbound SA as host A behind the NAT knows it. The peer addresses its packets to the NAT's
+   * public address (the SA's destination as the peer sees it); the NAT hands them to A with A's
+   * own address, so A's NIC and receiver look the SA up by that address (RFC 3947: IKE's NAT-D
+   * tells each end what the other sees; each end's SAD holds its own view).
+   */
+  #insideView(sa: SystemSa, me: HostSpec, label: string): SystemSa {
+    const pub = this.spec.link?.natPublicAddress;
+    if (label !== 'a' || pub === undefined || me.ipv4 === undefined) return sa;
+    if (!sameBytes(sa.destination, pub)) return sa;
+    return { ...sa, destination: me.ipv4 };
+  }
+
   /** Starts both hosts: capabilities by OID, SAs added, receive offload enabled (D12). */
   start(): void {
     for (const side of [this.a, this.b]) {
       side.host.start();
+      if (side.spec.receiveOffload === false) continue;
       const r = side.nic.oidRequest({
         type: 'set',
         oid: Oid.OID_OFFLOAD_ENCAPSULATION,
@@ -254,18 +312,31 @@ export class System {
     }
   }
 
-  /** Delivers every frame on the link, batch by batch, until the link is quiet. */
-  pump(): number {
+  /**
+   * Delivers every frame on the link, batch by batch, until the link is quiet. Frames a reorder
+   * fault holds back stay held until enough later frames overtake them (so a reorder can span
+   * writes), unless `releaseHeld` (the end of a run) sends them now.
+   */
+  pump(releaseHeld = false): number {
     let n = 0;
     for (;;) {
-      this.faults.aToB?.flush();
-      this.faults.bToA?.flush();
+      if (releaseHeld) {
+        this.faults.aToB?.flush();
+        this.faults.bToA?.flush();
+      }
       const next = this.wire.nextArrivalNanos();
       if (next === undefined) return n;
       this.clock.advanceTo(next);
+      const observe = this.spec.observe;
       n += this.wire.deliver(
-        (frame) => this.a.inbox.push(frame),
-        (frame) => this.b.inbox.push(frame)
+        (frame) => {
+          observe?.(frame, 'b-to-a', 'arrived');
+          this.a.inbox.push(frame);
+        },
+        (frame) => {
+          observe?.(frame, 'a-to-b', 'arrived');
+          this.b.inbox.push(frame);
+        }
       );
       for (const side of [this.a, this.b]) {
         if (side.inbox.length === 0) continue;
@@ -300,7 +371,7 @@ export class System {
         if (++writes % writesPerPump === 0) this.pump();
       }
     }
-    this.pump();
+    this.pump(true);
     this.a.receiver.flush();
     this.b.receiver.flush();
     return this.result();
@@ -324,6 +395,8 @@ export class System {
         deliveredSha256: got?.sha256 ?? '',
         sendFailures: sent.nblsFailed,
         drops: got?.drops ?? {},
+        lossGaps: got?.lossGaps ?? 0,
+        lossBytes: got?.lossBytes ?? 0,
       };
     });
     return {

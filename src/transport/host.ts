@@ -53,6 +53,12 @@ export interface HostOptions {
   /** Inbound bundles (the peer's outbound ones; the receiver verifies with them). */
   readonly inbound?: readonly SaConfig[];
   readonly flows: readonly FlowConfig[];
+  /**
+   * The flows this host receives (the peer's flows over `inbound`): they say which inbound
+   * transport SA travels inside which inbound tunnel SA, so those bundles are added with their
+   * transport-over-tunnel roles (UdpEspEncapsulation 4 or 8, TransportTunnelCombined; §1.9).
+   */
+  readonly inboundFlows?: readonly FlowConfig[];
   /** The NDIS_OFFLOAD of NDIS_BIND_PARAMETERS: the LSO limits (none: no LSO until indicated). */
   readonly bind?: Offload;
   readonly rekeyMargin?: bigint;
@@ -63,6 +69,18 @@ export interface HostOptions {
 
 function hex(b: Uint8Array): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * The role of `sa` from `roles` (by policy name; a rekeyed generation `name#n` keeps its
+ * bundle's role), else from its mode alone.
+ */
+function roleOf(roles: ReadonlyMap<string, BundleRole>, sa: SaConfig): BundleRole {
+  return (
+    roles.get(sa.name) ??
+    roles.get(sa.name.replace(/#\d+$/, '')) ??
+    (sa.mode === 'tunnel' ? 'tunnel' : 'transport')
+  );
 }
 
 /** True when `p` turns IPsec offload (or one of AH/ESP) off. */
@@ -87,6 +105,8 @@ export class Host {
   readonly #neighbours: Map<string, Uint8Array>;
   readonly #options: HostOptions;
   #lso: Pick<TxCapabilities, 'lsoV1' | 'lsoV2IPv4' | 'lsoV2IPv6'>;
+  /** Roles of the inbound bundles by policy name (from `inboundFlows`). */
+  readonly #inboundRoles = new Map<string, BundleRole>();
   #hold = false;
   #pending: OffloadParameters | null = null;
   /** The status of the last OID_TCP_OFFLOAD_PARAMETERS set, or null while pending. */
@@ -154,9 +174,30 @@ export class Host {
    */
   start(): void {
     this.sadb.queryCapabilities();
+    const roles = this.#roles(this.#options.flows, this.#options.outbound);
+    for (const sa of this.#options.outbound) this.sadb.addOutbound(sa, roleOf(roles, sa));
+    this.sadb.reconcile();
+    const inbound = this.#options.inbound ?? [];
+    for (const [name, role] of this.#roles(this.#options.inboundFlows ?? [], inbound, false)) {
+      this.#inboundRoles.set(name, role);
+    }
+    for (const sa of inbound) this.sadb.addInbound(sa, roleOf(this.#inboundRoles, sa));
+    for (const f of this.#options.flows) this.sender.addFlow(f);
+  }
+
+  /**
+   * Where each SA of `sas` sits in the packets of `flows` (tx-caps.ts BundleRole); an unknown SA
+   * name throws when `strict` (the host's own flows), else is left out (a peer flow in clear).
+   */
+  #roles(
+    flows: readonly FlowConfig[],
+    sas: readonly SaConfig[],
+    strict = true
+  ): Map<string, BundleRole> {
     const roles = new Map<string, BundleRole>();
-    const byName = new Map(this.#options.outbound.map((s) => [s.name, s]));
-    for (const f of this.#options.flows) {
+    const byName = new Map(sas.map((s) => [s.name, s]));
+    for (const f of flows) {
+      if (!strict && [f.sa, f.tunnelSa].some((n) => n !== undefined && !byName.has(n))) continue;
       const b = bundlesOf(f, (n) => {
         const s = byName.get(n);
         if (s === undefined)
@@ -167,20 +208,12 @@ export class Host {
       if (b.transport !== null) roles.set(b.transport, r.transport);
       if (b.tunnel !== null) roles.set(b.tunnel, r.tunnel);
     }
-    for (const sa of this.#options.outbound) {
-      this.sadb.addOutbound(
-        sa,
-        roles.get(sa.name) ?? (sa.mode === 'tunnel' ? 'tunnel' : 'transport')
-      );
-    }
-    this.sadb.reconcile();
-    for (const sa of this.#options.inbound ?? []) this.sadb.addInbound(sa);
-    for (const f of this.#options.flows) this.sender.addFlow(f);
+    return roles;
   }
 
   /** Adds an inbound bundle later (a peer's rekey): to the NIC when it can take it. */
   addInbound(sa: SaConfig): SaState {
-    return this.sadb.addInbound(sa);
+    return this.sadb.addInbound(sa, roleOf(this.#inboundRoles, sa));
   }
 
   /** The inbound SaConfigs, current generation (for the receiver). */
