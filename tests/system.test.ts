@@ -132,3 +132,73 @@ test('system: the frame observer sees every frame as sent and as arrived, identi
   assert.deepEqual(arrived, sent);
   assert.equal(r.flows[0].deliveredSha256, r.flows[0].sentSha256);
 });
+
+test('system: SaDeleteReq — the NIC asks, the host deletes the inbound SA and its outbound peer by OID, the flows go on in software', () => {
+  // B → A twin of `gcm`, so the host has an outbound peer to delete too.
+  const back: SystemSa = {
+    ...gcm,
+    from: 'b',
+    name: 'gcm-back',
+    esp: { ...gcm.esp!, spi: 0x2002, encryptionKey: key(20, 2) },
+    source: B.ipv4,
+    destination: A.ipv4,
+  };
+  let asked = 0;
+  const spec: SystemSpec = {
+    seed: 3,
+    hosts: [
+      A,
+      {
+        ...B,
+        // Ask once, on the first packet of the inbound bundle (reference §4.2 rule 7).
+        saDeleteRequest: () => asked++ === 0,
+      },
+    ],
+    sas: [gcm, back],
+    flows: [
+      {
+        name: 'up',
+        from: 'a',
+        to: 'b',
+        l4: 'udp',
+        ipVersion: 4,
+        srcPort: 5000,
+        dstPort: 5001,
+        sa: 'gcm',
+        bytes: 3000,
+        writeSize: 300,
+      },
+      {
+        name: 'down',
+        from: 'b',
+        to: 'a',
+        l4: 'udp',
+        ipVersion: 4,
+        srcPort: 5001,
+        dstPort: 5000,
+        sa: 'gcm-back',
+        bytes: 3000,
+        writeSize: 300,
+      },
+    ],
+  };
+  const system = new System(spec);
+  const r = system.run();
+  const nicB = r.nics['b'];
+  assert.equal(nicB['receive.sa-delete-req'], 1, 'the NIC set SaDeleteReq once');
+  // DELETE_SA for the inbound SA and for its outbound peer (reference §1.3: "once for the inbound
+  // SA … and once for the matching outbound SA").
+  assert.equal(nicB['oid.delete-sa.deleted'], 2);
+  assert.equal(system.b.nic.saTable.size, 0, 'both bundles left the NIC');
+  for (const f of r.flows) {
+    assert.equal(f.deliveredSha256, f.sentSha256, `${f.name}: every byte delivered`);
+    assert.equal(f.sendFailures, 0);
+  }
+  // After the delete, B verifies A's packets in software and sends its own in software.
+  assert.ok((nicB['receive.no-sa'] ?? 0) > 0, 'later packets found no SA on B’s NIC');
+  assert.equal(
+    system.b.host.sadb.outbound('gcm-back')?.handle ?? 0n,
+    0n,
+    'the outbound peer is software now'
+  );
+});

@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { seededRandom } from '../crypto/random.ts';
 import type { Random } from '../crypto/transform.ts';
 import { Miniport } from '../miniport/miniport.ts';
+import type { SaBundle } from '../miniport/sa-table.ts';
 import type { Offload } from '../ndis/caps.ts';
 import { encodeOffloadEncapsulation, OffloadSet } from '../ndis/encapsulation.ts';
 import { Encapsulation, Oid } from '../ndis/oid.ts';
@@ -40,6 +41,11 @@ export interface HostSpec {
    * and decrypt in software.
    */
   readonly receiveOffload?: boolean;
+  /**
+   * The NIC's SaDeleteReq policy (MiniportOptions.saDeleteRequest; reference §4.2 rule 7): true
+   * asks the transport to delete the inbound bundle the packet arrived on and its outbound peer.
+   */
+  readonly saDeleteRequest?: (bundle: SaBundle) => boolean;
 }
 
 /** An SA bundle and the host that sends with it (the other host receives with it). */
@@ -226,6 +232,7 @@ export class System {
     let receiver: Receiver | null = null;
     const nic: Miniport = new Miniport({
       ...(me.capabilities ? { capabilities: me.capabilities } : {}),
+      ...(me.saDeleteRequest ? { saDeleteRequest: me.saDeleteRequest } : {}),
       link,
       random: derive(spec.seed, `nic-${label}`),
       complete: (nbl) => host?.onSendComplete(nbl),
