@@ -1,50 +1,78 @@
 #!/usr/bin/env node
 /**
  * @module
- * The `ipsecov2` command. Today it runs the demo job (`ipsecov2` or `ipsecov2 demo [--seed N]`);
- * the scenario runner, golden-model mode and decoder come with issue 5.
+ * The `ipsecov2` command: `ipsecov2 <command> [options]`, commands from `commands.ts`. Without a
+ * command it runs the default job (today: `demo`).
  */
-import { parseArgs } from 'node:util';
-import { runDemo } from './demo.ts';
+import { readFileSync } from 'node:fs';
+import { UsageError, type Io } from './command.ts';
+import { COMMANDS } from './commands.ts';
 
-const USAGE = `usage: ipsecov2 [demo] [--seed N]
+const DEFAULT_COMMAND = 'demo';
 
-  demo      one simulated IPsecOV2 NIC: SAs added by OID, an LSO send over ESP, a tunnel-mode
-            send and an AH+ESP send, every frame decoded, decrypted and verified (default)
-  --seed N  the seed of the keys, IVs and payloads (default 1): same seed, same bytes
-  --help    this text`;
+function version(): string {
+  const pkg = JSON.parse(
+    readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')
+  ) as {
+    version: string;
+  };
+  return pkg.version;
+}
 
-function main(argv: readonly string[]): number {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: { seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    });
-  } catch (e) {
-    process.stderr.write(`ipsecov2: ${(e as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  if (parsed.values.help === true) {
-    process.stdout.write(`${USAGE}\n`);
+function help(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return `usage: ipsecov2 [command] [options]      (default command: ${DEFAULT_COMMAND})
+
+commands:
+${lines.join('\n')}
+
+  ipsecov2 <command> --help   the command's options
+  ipsecov2 --version          the version`;
+}
+
+/** Runs the command line `argv` (without node and the script); returns the exit code. */
+export async function main(argv: readonly string[], io: Io): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === '--help' || first === '-h') {
+    io.stdout(`${help()}\n`);
     return 0;
   }
-  const command = parsed.positionals[0] ?? 'demo';
-  if (command !== 'demo' || parsed.positionals.length > 1) {
-    process.stderr.write(
-      `ipsecov2: expected the command "demo", got "${parsed.positionals.join(' ')}"\n${USAGE}\n`
+  if (first === '--version') {
+    io.stdout(`ipsecov2 ${version()}\n`);
+    return 0;
+  }
+  const named = argv.length > 0 && !first.startsWith('-');
+  const name = named ? first : DEFAULT_COMMAND;
+  const args = named ? rest : argv;
+  const command = COMMANDS.find((c) => c.name === name);
+  if (command === undefined) {
+    io.stderr(
+      `ipsecov2: expected a command (${COMMANDS.map((c) => c.name).join(', ')}), got "${name}"\n${help()}\n`
     );
     return 2;
   }
-  const seedText = parsed.values.seed ?? '1';
-  if (!/^\d+$/.test(seedText)) {
-    process.stderr.write(`ipsecov2: --seed: expected a non-negative integer, got "${seedText}"\n`);
-    return 2;
+  if (args.includes('--help') || args.includes('-h')) {
+    io.stdout(`${command.usage}\n`);
+    return 0;
   }
-  const result = runDemo(Number(seedText));
-  process.stdout.write(`${result.text}\n`);
-  return result.delivered && result.defects.length === 0 ? 0 : 1;
+  try {
+    return await command.run(args, io);
+  } catch (e) {
+    if (
+      e instanceof UsageError ||
+      (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))
+    ) {
+      io.stderr(`ipsecov2 ${command.name}: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
 }
 
-process.exitCode = main(process.argv.slice(2));
+const io: Io = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  tty: process.stdout.isTTY,
+};
+process.exitCode = await main(process.argv.slice(2), io);

@@ -1,0 +1,10 @@
+/**
+ * @module
+ * The registry of `ipsecov2` subcommands, in the order `--help` lists them. A command module
+ * exports one `Command`; adding a command is one import and one entry here.
+ */
+import type { Command } from './command.ts';
+import { demo } from './demo-command.ts';
+
+/** Every subcommand. */
+export const COMMANDS: readonly Command[] = [demo];
