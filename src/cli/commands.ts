@@ -4,7 +4,10 @@
  * exports one `Command`; adding a command is one import and one entry here.
  */
 import type { Command } from './command.ts';
+import { decode } from './decode.ts';
 import { demo } from './demo-command.ts';
+import { miniport } from './golden.ts';
+import { run } from './run.ts';
 
 /** Every subcommand. */
-export const COMMANDS: readonly Command[] = [demo];
+export const COMMANDS: readonly Command[] = [demo, run, decode, miniport];

@@ -3,8 +3,15 @@
  * The keys an observer knows — the receiving host, the decoder, the demo — turned into the
  * `openEsp` / `verifyAh` hooks of `wire/pretty.ts`: ESP packets are verified and decrypted with a
  * receive-side transform per SA (RFC 4303 §3.4), AH ICVs are recomputed over the mutable-field-
- * zeroed packet (RFC 4302 §3.3.3). SAs are found by SPI and protocol (RFC 4301 §4.1; the
- * destination check belongs to the receiving NIC, not to an observer).
+ * zeroed packet (RFC 4302 §3.3.3). SAs are found by SPI, protocol and — when the SA was added
+ * with one — destination address (RFC 4301 §4.1), falling back to SPI and protocol alone (a NAT
+ * may have rewritten the destination an observer sees).
+ *
+ * With ESN the high half of the sequence number is not on the wire: each SA keeps the highest
+ * 64-bit sequence number that verified and estimates the high half of the next packet from it
+ * (RFC 4303 Appendix A2, with the window taken as 2^31: the nearest candidate), then retries once
+ * with the other neighbouring high half. `lastSequence` tells the caller which 64-bit number the
+ * last verified packet had.
  */
 import { createAuth } from '../crypto/ah.ts';
 import { createEsp } from '../crypto/esp.ts';
@@ -13,19 +20,61 @@ import type { SaDescription } from '../transport/sa-entry.ts';
 import * as ah from '../wire/ah.ts';
 import type { EspOpened, Options } from '../wire/pretty.ts';
 
-/** One known SA: how it was described, and its receive-side transform. */
+/** One known SA: how it was described, its receive-side transform, and the highest sequence seen. */
 interface Entry {
   readonly sa: SaDescription;
   readonly esp: EspTransform | null;
   readonly auth: AuthTransform | null;
+  /** The highest verified sequence number: high and low halves (RFC 4303 Appendix A: Th, Tl). */
+  topHigh: number;
+  topLow: number;
+}
+
+const HALF = 2 ** 31;
+
+/** Hex of an address, the map key part for a destination. */
+const addressKey = (a: Uint8Array): string => Buffer.from(a).toString('hex');
+
+/**
+ * The high halves to try for low half `low` (RFC 4303 Appendix A2): first the one that puts the
+ * 64-bit number nearest the highest seen, then the other neighbour.
+ */
+function candidates(entry: Entry, low: number): readonly [number, number] {
+  const th = entry.topHigh;
+  let first = th;
+  if (low < entry.topLow && entry.topLow - low > HALF) first = th + 1;
+  else if (low > entry.topLow && low - entry.topLow > HALF && th > 0) first = th - 1;
+  const second = first === th ? th + 1 : th;
+  return [first >>> 0, second >>> 0];
+}
+
+/** Records a verified packet's 64-bit sequence number as the SA's highest when it is. */
+function advance(entry: Entry, high: number, low: number): bigint {
+  if (high > entry.topHigh || (high === entry.topHigh && low > entry.topLow)) {
+    entry.topHigh = high;
+    entry.topLow = low;
+  }
+  return (BigInt(high) << 32n) | BigInt(low);
 }
 
 /** SAs by protocol and SPI, with receive-side transforms built once. */
 export class Keyring {
   readonly #entries = new Map<string, Entry>();
+  #last: bigint | null = null;
 
-  /** Adds an SA (as the transport described it); its keys are used for decoding only. */
-  add(sa: SaDescription): void {
+  /**
+   * The 64-bit sequence number (the estimated ESN high half ‖ the wire's low half; without ESN
+   * the wire's 32 bits) of the last packet that verified, or null before any.
+   */
+  get lastSequence(): bigint | null {
+    return this.#last;
+  }
+
+  /**
+   * Adds an SA (as the transport described it), optionally with its destination address (4 or
+   * 16 bytes) so SAs sharing an SPI are told apart; its keys are used for decoding only.
+   */
+  add(sa: SaDescription, destination?: Uint8Array): void {
     const esn = sa.esn ?? false;
     let espT: EspTransform | null = null;
     let authT: AuthTransform | null = null;
@@ -46,30 +95,51 @@ export class Keyring {
       }
       authT = createAuth({ integrity: sa.integrity, key: sa.integrityKey, esn });
     }
-    this.#entries.set(`${sa.protocol}:${sa.spi >>> 0}`, { sa, esp: espT, auth: authT });
+    const seqHigh = esn ? (sa.seqHigh ?? 0) >>> 0 : 0;
+    const entry: Entry = { sa, esp: espT, auth: authT, topHigh: seqHigh, topLow: 0 };
+    const key = `${sa.protocol}:${sa.spi >>> 0}`;
+    if (destination !== undefined) this.#entries.set(`${key}:${addressKey(destination)}`, entry);
+    // The SPI alone finds the first SA added with it (an observer behind a NAT sees another
+    // destination); an SA without a destination replaces it.
+    if (destination === undefined || !this.#entries.has(key)) this.#entries.set(key, entry);
+  }
+
+  #find(protocol: 'esp' | 'ah', spi: number, destination?: Uint8Array): Entry | undefined {
+    const key = `${protocol}:${spi >>> 0}`;
+    if (destination !== undefined) {
+      const exact = this.#entries.get(`${key}:${addressKey(destination)}`);
+      if (exact) return exact;
+    }
+    return this.#entries.get(key);
   }
 
   /** The pretty-printer hooks that decrypt ESP and verify AH with these keys. */
   hooks(): Options {
     return {
-      openEsp: (packet) => this.openEsp(packet),
+      openEsp: (packet, ip) => this.openEsp(packet, ip.destination),
       verifyAh: (packet, ahOffset, spi) => this.verifyAh(packet, ahOffset, spi),
     };
   }
 
-  /** Opens an ESP packet (a copy: it is decrypted in place); undefined when the SPI is unknown. */
-  openEsp(packet: Uint8Array): EspOpened | undefined {
+  /**
+   * Opens an ESP packet (a copy: it is decrypted in place) sent to `destination`; undefined when
+   * the SPI is unknown.
+   */
+  openEsp(packet: Uint8Array, destination?: Uint8Array): EspOpened | undefined {
     if (packet.length < 8) return undefined;
-    const spi = new DataView(packet.buffer, packet.byteOffset, 8).getUint32(0);
-    const entry = this.#entries.get(`esp:${spi}`);
+    const dv = new DataView(packet.buffer, packet.byteOffset, 8);
+    const entry = this.#find('esp', dv.getUint32(0), destination);
     if (!entry?.esp) return undefined;
     const t = entry.esp;
-    const seqHigh = entry.sa.seqHigh ?? 0;
-    // With ESN the high half is not on the wire: try the known one, then the next (RFC 4303
-    // Appendix A2 in short; a failed open writes nothing, so a retry sees the same bytes).
-    let result = t.open(packet, seqHigh);
-    if (result === 'icv-mismatch' && t.esn) result = t.open(packet, (seqHigh + 1) >>> 0);
+    const low = dv.getUint32(4);
+    // With ESN the high half is not on the wire: the estimate, then the other neighbour (a failed
+    // open writes nothing, so a retry sees the same bytes).
+    const [first, second] = t.esn ? candidates(entry, low) : [0, 0];
+    let high = first;
+    let result = t.open(packet, high);
+    if (result === 'icv-mismatch' && t.esn) result = t.open(packet, (high = second));
     if (result !== 'ok') return { ok: false, defect: result.replace('-', ' ') };
+    this.#last = advance(entry, high, low);
     const name = entry.sa.integrity
       ? `${entry.sa.encryption ?? 'null'}+${entry.sa.integrity}`
       : (entry.sa.encryption ?? 'null');
@@ -83,8 +153,8 @@ export class Keyring {
   }
 
   /** Verifies the AH ICV of `packet` (from its IP header); undefined when the SPI is unknown. */
-  verifyAh(packet: Uint8Array, _ahOffset: number, spi: number): string | null | undefined {
-    const entry = this.#entries.get(`ah:${spi >>> 0}`);
+  verifyAh(packet: Uint8Array, ahOffset: number, spi: number): string | null | undefined {
+    const entry = this.#find('ah', spi, destinationOf(packet));
     if (!entry?.auth) return undefined;
     const t = entry.auth;
     const scratch = new Uint8Array(packet.length);
@@ -93,11 +163,26 @@ export class Keyring {
     const { icvOffset } = input.value;
     const iv = t.ivLength > 0 ? packet.subarray(icvOffset - t.ivLength, icvOffset) : null;
     const icv = packet.subarray(icvOffset, icvOffset + t.icvLength);
-    const seqHigh = entry.sa.seqHigh ?? 0;
-    let verdict = t.verify(input.value.input, seqHigh, iv, icv);
+    const low =
+      ahOffset + 12 <= packet.length
+        ? new DataView(packet.buffer, packet.byteOffset + ahOffset + 8, 4).getUint32(0)
+        : 0;
+    const [first, second] = t.esn ? candidates(entry, low) : [0, 0];
+    let high = first;
+    let verdict = t.verify(input.value.input, high, iv, icv);
     if (verdict === 'icv-mismatch' && t.esn) {
-      verdict = t.verify(input.value.input, (seqHigh + 1) >>> 0, iv, icv);
+      verdict = t.verify(input.value.input, (high = second), iv, icv);
     }
-    return verdict === 'ok' ? null : verdict.replace('-', ' ');
+    if (verdict !== 'ok') return verdict.replace('-', ' ');
+    this.#last = advance(entry, high, low);
+    return null;
   }
+}
+
+/** The destination address of an IP packet (IPv4 or IPv6), or undefined when too short. */
+function destinationOf(packet: Uint8Array): Uint8Array | undefined {
+  const version = packet.length > 0 ? packet[0] >>> 4 : 0;
+  if (version === 4 && packet.length >= 20) return packet.subarray(16, 20);
+  if (version === 6 && packet.length >= 40) return packet.subarray(24, 40);
+  return undefined;
 }

@@ -71,6 +71,23 @@ export interface Options {
     ahOffset: number,
     spi: number
   ) => string | null | undefined;
+  /**
+   * Sees the SPI and sequence number of every AH/ESP header after its ICV was judged, and returns
+   * an extra defect for its line (a decoder's replay check) or `null`.
+   */
+  readonly checkSequence?: (check: SequenceCheck) => string | null;
+}
+
+/** One AH/ESP header as {@link Options.checkSequence} sees it. */
+export interface SequenceCheck {
+  readonly protocol: 'esp' | 'ah';
+  readonly spi: number;
+  /** The 32-bit Sequence Number field (the low half with ESN). */
+  readonly sequenceNumber: number;
+  /** The IP header that carries it (its destination identifies the SA with the SPI). */
+  readonly ip: IpContext;
+  /** True: the ICV verified; false: it did not; undefined: no key. */
+  readonly verified: boolean | undefined;
 }
 
 /** Where the walk is: the output lines, the hooks, and the frame offset of the current layer. */
@@ -142,13 +159,26 @@ function ethertype(
   }
 }
 
+/**
+ * The defects of an IP header that did not parse; when its length field declares more bytes
+ * than the frame holds, also "truncated at <end of the frame>" (a frame cut short).
+ */
+function ipFailure(error: Malformed, bytes: Uint8Array, base: number, version: 4 | 6): string[] {
+  const defects = [failure(error, base)];
+  if (error.reason !== 'length-mismatch') return defects;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const declared = version === 4 ? dv.getUint16(2) : 40 + dv.getUint16(4);
+  if (declared > bytes.length) defects.push(`truncated at ${base + bytes.length}`);
+  return defects;
+}
+
 /** An IP packet at frame offset `base`. */
 function ip(walk: Walk, bytes: Uint8Array, base: number, depth: number): void {
   const version = bytes.length > 0 ? bytes[0] >>> 4 : 0;
   if (version === 4) {
     const r = ipv4.parse(bytes);
     if (!r.ok) {
-      push(walk, depth, 'ipv4', `${bytes.length} bytes`, [failure(r.error, base)]);
+      push(walk, depth, 'ipv4', `${bytes.length} bytes`, ipFailure(r.error, bytes, base, 4));
       return;
     }
     const p = r.value;
@@ -192,7 +222,7 @@ function ip(walk: Walk, bytes: Uint8Array, base: number, depth: number): void {
   if (version === 6) {
     const r = ipv6.parse(bytes);
     if (!r.ok) {
-      push(walk, depth, 'ipv6', `${bytes.length} bytes`, [failure(r.error, base)]);
+      push(walk, depth, 'ipv6', `${bytes.length} bytes`, ipFailure(r.error, bytes, base, 6));
       return;
     }
     const p = r.value;
@@ -396,6 +426,21 @@ function udpLine(
   }
 }
 
+/** The defect the `checkSequence` hook reports for an AH/ESP header, if any. */
+function sequenceDefects(
+  walk: Walk,
+  protocol: 'esp' | 'ah',
+  spi: number,
+  sequenceNumber: number,
+  ip: IpContext,
+  verified: boolean | undefined
+): string[] {
+  const check = walk.options.checkSequence;
+  if (check === undefined) return [];
+  const defect = check({ protocol, spi, sequenceNumber, ip, verified });
+  return defect === null ? [] : [defect];
+}
+
 function espLine(
   walk: Walk,
   bytes: Uint8Array,
@@ -411,23 +456,31 @@ function espLine(
   const h = r.value.header;
   const head = `spi=${hex(h.spi, 8)} seq=${h.sequenceNumber}`;
   const opened = walk.options.openEsp?.(bytes.slice(), context);
+  const seq = (verified: boolean | undefined): string[] =>
+    sequenceDefects(walk, 'esp', h.spi, h.sequenceNumber, context, verified);
   if (opened === undefined) {
-    push(walk, depth, 'esp', `${head} encrypted=${r.value.payload.length}`);
+    push(walk, depth, 'esp', `${head} encrypted=${r.value.payload.length}`, seq(undefined));
     return;
   }
   if (!opened.ok) {
-    push(walk, depth, 'esp', `${head} len=${r.value.payload.length}`, [opened.defect]);
+    push(walk, depth, 'esp', `${head} len=${r.value.payload.length}`, [
+      opened.defect,
+      ...seq(false),
+    ]);
     return;
   }
   const trailer = esp.parseTrailer(opened.plaintext);
   const note = opened.note ? ` ${opened.note}` : '';
   if (!trailer.ok) {
     const plaintextBase = base + esp.HEADER_LENGTH + opened.ivLength;
-    push(walk, depth, 'esp', `${head}${note}`, [failure(trailer.error, plaintextBase)]);
+    push(walk, depth, 'esp', `${head}${note}`, [
+      failure(trailer.error, plaintextBase),
+      ...seq(true),
+    ]);
     return;
   }
   const t = trailer.value;
-  const defects = t.padValid ? [] : ['bad padding'];
+  const defects = t.padValid ? seq(true) : ['bad padding', ...seq(true)];
   push(
     walk,
     depth,
@@ -463,7 +516,11 @@ function ahLine(
   }
   const h = r.value.header;
   const verdict = packet ? walk.options.verifyAh?.(packet, offset, h.spi) : undefined;
-  const defects = verdict ? [verdict] : [];
+  const verified = verdict === undefined ? undefined : verdict === null;
+  const defects = [
+    ...(verdict ? [verdict] : []),
+    ...sequenceDefects(walk, 'ah', h.spi, h.sequenceNumber, context, verified),
+  ];
   const checked = verdict === null ? ' icv ok' : '';
   push(
     walk,
