@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { UsageError, type Io } from './command.ts';
 import { COMMANDS } from './commands.ts';
 
-const DEFAULT_COMMAND = 'demo';
+const DEFAULT_COMMAND = 'run';
 
 function version(): string {
   const pkg = JSON.parse(

@@ -66,6 +66,10 @@ export interface SystemFlow extends FlowConfig {
 /** The link between the hosts. */
 export interface LinkSpec {
   readonly mtu?: number;
+  /** Link rate in bits per second (default 10 Gbit/s): frames take time on the wire. */
+  readonly bitsPerSecond?: number;
+  /** One-way propagation delay in nanoseconds (default 1,000). */
+  readonly latencyNanos?: number;
   /** Faults on frames from A to B. */
   readonly faultsAToB?: Omit<FaultOptions, 'random'>;
   /** Faults on frames from B to A. */
@@ -180,7 +184,11 @@ export class System {
     this.spec = spec;
     const [hostA, hostB] = spec.hosts;
     const link = spec.link ?? {};
-    this.wire = new Wire(this.clock);
+    // Model: a full-duplex point-to-point Ethernet link; the rate and delay only set timestamps.
+    this.wire = new Wire(this.clock, {
+      bitsPerSecond: link.bitsPerSecond ?? 10_000_000_000,
+      latencyNanos: BigInt(link.latencyNanos ?? 1_000),
+    });
     this.#capture = spec.capture === true ? new PcapngWriter() : null;
     // A's transmit path: [NAT outbound] → [faults] → tap → wire.a; B's likewise.
     const tapped = (inner: Link, direction: Direction): Link =>
