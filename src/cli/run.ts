@@ -20,7 +20,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { keyEntries } from '../sim/keys.ts';
-import { System, type SystemResult } from '../sim/system.ts';
+import { System, writeCount, type SystemResult } from '../sim/system.ts';
 import { espSaTable } from '../sim/wireshark.ts';
 import { UsageError, type Command, type Io } from './command.ts';
 import { buildReport, summarize, type Report } from './report.ts';
@@ -65,34 +65,6 @@ function readScenario(file: string | undefined, seed: number | undefined): Scena
   }
 }
 
-/** Runs the system write by write (System.run's loop), ticking `progress` after each write. */
-function runSystem(system: System, progress: (done: number) => void): SystemResult {
-  system.start();
-  let writes = 0;
-  for (const flow of system.spec.flows) {
-    const side = flow.from === system.a.spec.name ? system.a : system.b;
-    const payload = system.payloadOf(flow);
-    const size = flow.writeSize ?? Math.max(payload.length, 1);
-    for (let at = 0; at < payload.length; at += size) {
-      side.host.write(flow.name, payload.subarray(at, Math.min(at + size, payload.length)));
-      system.pump();
-      progress(++writes);
-    }
-  }
-  system.pump(true);
-  system.a.receiver.flush();
-  system.b.receiver.flush();
-  return system.result();
-}
-
-/** How many application writes a run makes. */
-function writesOf(scenario: Scenario): number {
-  return scenario.spec.flows.reduce(
-    (n, f) => n + Math.ceil(f.bytes / (f.writeSize ?? Math.max(f.bytes, 1))),
-    0
-  );
-}
-
 /** Everything a run writes: file name → bytes. */
 export interface RunOutput {
   readonly files: ReadonlyMap<string, Uint8Array>;
@@ -108,7 +80,7 @@ export function runScenario(
   let result: SystemResult;
   try {
     system = new System(scenario.spec);
-    result = runSystem(system, progress);
+    result = system.run(progress);
   } catch (e) {
     // The model refused the setup (a host without a neighbour, …): a scenario problem.
     if (e instanceof TypeError || e instanceof RangeError)
@@ -192,7 +164,7 @@ exit codes: 0 every flow delivered its bytes, 1 a flow did not, 2 bad usage or s
       );
     }
     const scenario = readScenario(positionals[0], parseSeed(values.seed));
-    const total = writesOf(scenario);
+    const total = writeCount(scenario.spec);
     let bar: cliProgress.SingleBar | null = null;
     if (io.tty && total >= PROGRESS_MIN_WRITES) {
       bar = new cliProgress.SingleBar(

@@ -136,6 +136,14 @@ export interface SystemResult {
   readonly pcapng: Uint8Array | null;
 }
 
+/** How many application writes `System.run` makes for `spec` (for progress displays). */
+export function writeCount(spec: SystemSpec): number {
+  return spec.flows.reduce(
+    (n, f) => n + Math.ceil(f.bytes / (f.writeSize ?? Math.max(f.bytes, 1))),
+    0
+  );
+}
+
 /** The per-host parts, wired. */
 interface Side {
   readonly spec: HostSpec;
@@ -372,8 +380,11 @@ export class System {
     return p;
   }
 
-  /** Runs every flow to its end: writes, pumps, flushes; returns the result. */
-  run(): SystemResult {
+  /**
+   * Runs every flow to its end: writes, pumps, flushes; returns the result. `progress` is told
+   * the number of writes done after each one.
+   */
+  run(progress?: (writes: number) => void): SystemResult {
     this.start();
     const writesPerPump = this.spec.writesPerPump ?? 1;
     let writes = 0;
@@ -384,6 +395,7 @@ export class System {
       for (let at = 0; at < payload.length; at += size) {
         side.host.write(flow.name, payload.subarray(at, Math.min(at + size, payload.length)));
         if (++writes % writesPerPump === 0) this.pump();
+        progress?.(writes);
       }
     }
     this.pump(true);
