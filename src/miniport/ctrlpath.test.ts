@@ -36,13 +36,8 @@ import {
 import type { AlgorithmInfo, SaBundle, SecurityAssociation } from '../ndis/sa.ts';
 import { NdisStatus as S, statusName } from '../ndis/status.ts';
 import { encodeUpdateSa, UPDATE_SA, type UpdateSa } from '../ndis/updatesa.ts';
-import {
-  currentOffload,
-  hardwareCapabilities,
-  oidRequest,
-  type OidRequest,
-  type OidResult,
-} from './ctrlpath.ts';
+import { oidRequest, type OidRequest, type OidResult } from './ctrlpath.ts';
+import { currentOffload, hardwareCapabilities } from './oid-config.ts';
 import {
   decodeOffloadEncapsulation,
   encodeOffloadEncapsulation,

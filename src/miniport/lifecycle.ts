@@ -10,7 +10,7 @@
  * What each state means for the rest of the miniport (they read `mp.state`):
  * - `paused`: sends fail with NDIS_STATUS_PAUSED (data path); OIDs are still handled, as NDIS
  *   sends OID requests to a paused miniport.
- * - `resetting`: DELETE_SA answers NDIS_STATUS_NOT_ACCEPTED (ctrlpath.ts); other OIDs are handled.
+ * - `resetting`: DELETE_SA answers NDIS_STATUS_NOT_ACCEPTED (oid-sa.ts); other OIDs are handled.
  * - `halted`: every OID fails with {@link HALTED_OID_STATUS}; the SA table is empty.
  *
  * Calling one of these in a state NDIS never calls it in is our misuse: a RangeError (contract §4).
@@ -60,7 +60,7 @@ export function restart(mp: Miniport): NdisStatus {
  * until {@link completeReset} (NdisMResetComplete), so a scenario can act while it is in progress.
  * Model: the SA table survives a reset (a real miniport reprograms its SAs into the reset hardware
  * from its own copy); a DELETE_SA during the reset is refused with NDIS_STATUS_NOT_ACCEPTED, and
- * NDIS_STATUS_REQUEST_ABORTED never occurs because no OID request is ever pending (ctrlpath.ts).
+ * NDIS_STATUS_REQUEST_ABORTED never occurs because no OID request is ever pending (oid-sa.ts).
  */
 export function reset(mp: Miniport): NdisStatus {
   expectState(mp, 'reset', ['running', 'paused']);

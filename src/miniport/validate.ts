@@ -9,7 +9,7 @@
  * The decoders in `ndis/` check structure only; everything a NIC can judge at ADD_SA time
  * (contract D12: algorithm, key and ICV lengths, AH+ESP, UDP-ESP type, ESN, IPv6) is judged here
  * as a pure function of the entry, the capability record and the configuration. What depends on the
- * SA table (capacity, an inbound SPI already in use) is judged by the caller (ctrlpath.ts).
+ * SA table (capacity, an inbound SPI already in use) is judged by the caller (oid-sa.ts).
  */
 import {
   encryptionByIdentifier,
