@@ -7,7 +7,8 @@
  * inbound policy and failed packets are the transport's). Per frame:
  *
  * 1. Ethernet (802.1Q skipped) → IP; fragments are reassembled first (D16, rx-reassembly.ts);
- * 2. each IP level's bundle (AH, ESP, AH+ESP, UDP-ESP; tunnel → inner IP → transport bundle):
+ * 2. each IP level's bundle (AH, ESP, AH+ESP, UDP-ESP; tunnel → inner IP → transport bundle;
+ *    the AH and ESP steps are rx-ipsec.ts):
  *    SA by SPI + protocol + destination; anti-replay check (RFC 4303 §3.4.3); the ICV verified
  *    by the NIC (CryptoDone, data decrypted in place) or here in software (crypto transforms,
  *    ESN high half from the window, RFC 4303 A2.2); the window advanced only then; AH/ESP
@@ -19,7 +20,6 @@
  * Every frame ends in exactly one named outcome: accepted by a flow, held as a fragment, or a
  * drop reason (`drops`); the CRYPTO_* names are used for ICV and syntax failures on both paths.
  */
-import * as ah from '../wire/ah.ts';
 import * as esp from '../wire/esp.ts';
 import { EtherType } from '../wire/ethernet.ts';
 import { IpProtocol } from '../wire/ipv4.ts';
@@ -27,15 +27,18 @@ import * as tcp from '../wire/tcp.ts';
 import * as udp from '../wire/udp.ts';
 import * as udpencap from '../wire/udpencap.ts';
 import { chain, type NetBufferList } from '../ndis/nbl.ts';
-import { CryptoStatus } from '../ndis/oid.ts';
 import { getField, HeaderReceive, IpsecReceive } from '../ndis/oob.ts';
 import type { FlowConfig, SaConfig } from './policy.ts';
 import type { ReplayCounters } from './replay.ts';
 import { bump, FlowState, type Counters, type FlowReport } from './rx-flow.ts';
 import { IpHeader, parseIp, pseudoSum, u16, u32 } from './rx-ip.ts';
+import { RxFrame, RxIpsec } from './rx-ipsec.ts';
 import { checkPolicy, flowKey, keyOf } from './rx-policy.ts';
 import { Reassembler, type ReassemblyOptions } from './rx-reassembly.ts';
 import { InboundSad, type InboundSa } from './rx-sa.ts';
+
+/** The counter name of a CryptoStatus value (rx-ipsec.ts). */
+export { cryptoStatusName } from './rx-ipsec.ts';
 
 /** How a receiving host is set up. */
 export interface ReceiverOptions {
@@ -66,16 +69,6 @@ export interface ReceiverReport {
   readonly replay: Readonly<Record<string, ReplayCounters>>;
 }
 
-const STATUS_NAMES = new Map<number, string>(
-  Object.entries(CryptoStatus).map(([name, value]): [number, string] => [value, name])
-);
-
-/** The counter name of a CryptoStatus value. */
-export function cryptoStatusName(status: number): string {
-  return STATUS_NAMES.get(status) ?? `CRYPTO_STATUS_${status}`;
-}
-
-const SYNTAX = 'CRYPTO_INVALID_PACKET_SYNTAX';
 const TCP_SYN = 0x02;
 
 /** The receiving transport of one host. */
@@ -90,33 +83,25 @@ export class Receiver {
   readonly #flowsBySa = new Map<string, FlowState>();
   readonly #byName = new Map<string, FlowState>();
   readonly #reassembler: Reassembler;
-  readonly #onSaDelete: ((saName: string) => void) | undefined;
-  readonly #deleteRequested = new Set<string>();
+  readonly #ipsec: RxIpsec;
   /** One parsed header per IP level (outer, inner). */
   readonly #ip: readonly IpHeader[] = [new IpHeader(), new IpHeader()];
-  #scratch = new Uint8Array(2048);
   // Per-frame state, reset by #frame.
-  /** IP levels the NIC processed (CryptoDone → 1, NextCryptoDone → 2). */
-  #offloaded = 0;
-  /** A failure CryptoStatus the NIC reported (0: none). */
-  #failStatus = 0;
-  #headerInfo = 0;
-  /** The innermost trailer the NIC decrypted (Next Header, Pad Length; −1: none). */
-  #offloadNh = -1;
-  #offloadPad = 0;
-  #deleteReq = false;
-  /** Bundle names the packet arrived under, outermost first. */
-  readonly #applied: string[] = [];
-  #firstSa: InboundSa | null = null;
-  // The region an ESP step leaves: payload start, end, Next Header.
-  #start = 0;
-  #end = 0;
+  readonly #rx = new RxFrame();
 
   constructor(options: ReceiverOptions) {
     this.#addresses = options.addresses;
     this.#sad = new InboundSad(options.sas);
     this.#reassembler = new Reassembler(options.reassembly);
-    this.#onSaDelete = options.onSaDeleteRequest;
+    this.#ipsec = new RxIpsec({
+      sad: this.#sad,
+      counters: this.counters,
+      frame: this.#rx,
+      drop: (reason, sa) => {
+        this.#drop(reason, sa);
+      },
+      onSaDeleteRequest: options.onSaDeleteRequest,
+    });
     for (const f of options.flows) {
       const isn = options.initialSequence?.[f.name];
       const state = new FlowState(f, {
@@ -152,13 +137,14 @@ export class Receiver {
       // protocol): still a failure to drop and report (reference §3.5, receive.ts decision).
       const status = getField(rx, IpsecReceive.CryptoStatus);
       for (const nb of nbl.netBuffers) {
-        this.#offloaded = done === 0 ? 0 : next !== 0 ? 2 : 1;
-        this.#failStatus = status;
-        this.#headerInfo = nbl.info.getU32(12); // slot 12: header info, Receive
-        this.#deleteReq = getField(rx, IpsecReceive.SaDeleteReq) !== 0;
-        this.#applied.length = 0;
-        this.#firstSa = null;
-        this.#offloadNh = -1;
+        const frame = this.#rx;
+        frame.offloaded = done === 0 ? 0 : next !== 0 ? 2 : 1;
+        frame.failStatus = status;
+        frame.headerInfo = nbl.info.getU32(12); // slot 12: header info, Receive
+        frame.deleteReq = getField(rx, IpsecReceive.SaDeleteReq) !== 0;
+        frame.applied.length = 0;
+        frame.firstSa = null;
+        frame.offloadNh = -1;
         this.#frame(nb.data());
       }
     }
@@ -269,7 +255,7 @@ export class Receiver {
       switch (proto) {
         case IpProtocol.Ah: {
           const next = end - off >= 1 ? packet[off] : 0;
-          const length = this.#ah(ip, off, end, depth);
+          const length = this.#ipsec.ah(ip, off, end, depth);
           if (length < 0) return;
           protectedHere = true;
           proto = next;
@@ -277,11 +263,11 @@ export class Receiver {
           continue;
         }
         case IpProtocol.Esp:
-          proto = this.#esp(ip, off, end, depth, false);
+          proto = this.#ipsec.esp(ip, off, end, depth, false);
           if (proto < 0) return;
           protectedHere = true;
-          off = this.#start;
-          end = this.#end;
+          off = this.#rx.start;
+          end = this.#rx.end;
           if (esp.isDummy(proto)) {
             this.#drop('esp-dummy');
             return;
@@ -292,8 +278,8 @@ export class Receiver {
             proto = this.#udpEsp(ip, off, end, depth);
             if (proto < 0) return;
             protectedHere = true;
-            off = this.#start;
-            end = this.#end;
+            off = this.#rx.start;
+            end = this.#rx.end;
             if (esp.isDummy(proto)) {
               this.#drop('esp-dummy');
               return;
@@ -310,8 +296,8 @@ export class Receiver {
         }
         case IpProtocol.Ipip:
         case IpProtocol.Ipv6:
-          if (this.#failStatus !== 0) {
-            this.#cryptoFailure(null);
+          if (this.#rx.failStatus !== 0) {
+            this.#ipsec.cryptoFailure(null);
             return;
           }
           {
@@ -319,8 +305,8 @@ export class Receiver {
             return;
           }
         default:
-          if (this.#failStatus !== 0) {
-            this.#cryptoFailure(null);
+          if (this.#rx.failStatus !== 0) {
+            this.#ipsec.cryptoFailure(null);
             return;
           }
           {
@@ -333,9 +319,9 @@ export class Receiver {
 
   #fragment(ip: IpHeader): void {
     // D16 / reference §4.2: the NIC does not offload packets that need reassembly.
-    if (this.#offloaded > 0) bump(this.counters, 'crypto-done-on-fragment-ignored');
-    this.#offloaded = 0;
-    this.#failStatus = 0;
+    if (this.#rx.offloaded > 0) bump(this.counters, 'crypto-done-on-fragment-ignored');
+    this.#rx.offloaded = 0;
+    this.#rx.failStatus = 0;
     const r = this.#reassembler.offer({
       packet: ip.packet,
       version: ip.version,
@@ -390,180 +376,13 @@ export class Receiver {
     }
     // Model: the NIC checked nothing of the UDP header; after in-place decryption its checksum
     // no longer covers the bytes, so it is verified on the software path only.
-    if (depth >= this.#offloaded && (datagram[6] !== 0 || datagram[7] !== 0)) {
+    if (depth >= this.#rx.offloaded && (datagram[6] !== 0 || datagram[7] !== 0)) {
       if (!udp.checksumValid(datagram, pseudoSum(ip, IpProtocol.Udp, length), ip.version)) {
         this.#drop('udp-esp-checksum');
         return -1;
       }
     }
-    return this.#esp(ip, off + udp.HEADER_LENGTH, off + length, depth, true);
-  }
-
-  /** Notes the SA a packet arrived under; answers SaDeleteReq for the first one. */
-  #note(sa: InboundSa): void {
-    const name = sa.bundle.name;
-    if (this.#applied[this.#applied.length - 1] !== name) this.#applied.push(name);
-    if (this.#firstSa !== null) return;
-    this.#firstSa = sa;
-    if (this.#deleteReq) {
-      bump(this.counters, 'sa-delete-requests');
-      if (!this.#deleteRequested.has(name)) {
-        this.#deleteRequested.add(name);
-        this.#onSaDelete?.(name);
-      }
-    }
-  }
-
-  /** Drops the frame under the CryptoStatus the NIC reported (reference §4.2 step 6). */
-  #cryptoFailure(sa: InboundSa | null): void {
-    bump(this.counters, 'offload-failed');
-    this.#drop(cryptoStatusName(this.#failStatus), sa);
-  }
-
-  #lookup(ip: IpHeader, off: number, protocol: number): InboundSa | null {
-    // RFC 4302 §2: the AH SPI follows Next Header, Payload Len, Reserved; RFC 4303 §2: ESP's leads.
-    const spi = u32(ip.packet, protocol === IpProtocol.Ah ? off + 4 : off);
-    const sa = this.#sad.lookup(spi, protocol, ip.destination);
-    if (sa === undefined) {
-      if (this.#deleteReq && this.#firstSa === null) bump(this.counters, 'sa-delete-unmatched');
-      this.#drop(this.#failStatus !== 0 ? cryptoStatusName(this.#failStatus) : 'no-sa');
-      return null;
-    }
-    this.#note(sa);
-    return sa;
-  }
-
-  /** The anti-replay check (RFC 4303 §3.4.3): the full sequence number, or null (dropped). */
-  #check(sa: InboundSa, low: number): bigint | null {
-    const c = sa.window.check(low);
-    if (c.verdict === 'new') return c.seq;
-    this.#drop(c.verdict === 'replay' ? 'replay' : 'replay-too-old', sa);
-    return null;
-  }
-
-  /** After the ICV verified: the window moves (RFC 4303 §3.4.3); false when a copy won. */
-  #accept(sa: InboundSa, seq: bigint): boolean {
-    if (sa.window.accept(seq) === 'new') return true;
-    this.#drop('replay', sa);
-    return false;
-  }
-
-  #tunnelLevel(sa: InboundSa): boolean {
-    return sa.bundle.mode === 'tunnel';
-  }
-
-  /** One AH header (RFC 4302 §3.4); returns its length, or −1 when the frame was dropped. */
-  #ah(ip: IpHeader, off: number, end: number, depth: number): number {
-    const packet = ip.packet;
-    if (end - off < ah.FIXED_LENGTH) {
-      this.#drop(this.#failStatus !== 0 ? cryptoStatusName(this.#failStatus) : SYNTAX);
-      return -1;
-    }
-    const sa = this.#lookup(ip, off, IpProtocol.Ah);
-    if (sa === null) return -1;
-    if (this.#failStatus !== 0) {
-      this.#cryptoFailure(sa);
-      return -1;
-    }
-    const length = (packet[off + 1] + 2) * 4; // RFC 4302 §2.2
-    if (length < ah.FIXED_LENGTH + sa.ivLength + sa.icvLength || off + length > end) {
-      this.#drop(SYNTAX, sa);
-      return -1;
-    }
-    const seq = this.#check(sa, u32(packet, off + 8));
-    if (seq === null) return -1;
-    if (depth >= this.#offloaded) {
-      bump(this.counters, 'software-ah');
-      if (this.#scratch.length < packet.length) this.#scratch = new Uint8Array(packet.length * 2);
-      const input = ah.icvInput(packet, this.#scratch, {
-        icvLength: sa.icvLength,
-        ivLength: sa.ivLength,
-      });
-      if (!input.ok || input.value.ahOffset !== off) {
-        this.#drop(SYNTAX, sa);
-        return -1;
-      }
-      const icvAt = input.value.icvOffset;
-      const iv = sa.ivLength > 0 ? packet.subarray(icvAt - sa.ivLength, icvAt) : null;
-      // The AuthTransform appends the ESN high half itself (RFC 4302 §2.5.1).
-      const verdict = sa.auth!.verify(
-        input.value.input,
-        Number(seq >> 32n),
-        iv,
-        packet.subarray(icvAt, icvAt + sa.icvLength)
-      );
-      if (verdict !== 'ok') {
-        const failed = this.#tunnelLevel(sa)
-          ? 'CRYPTO_TUNNEL_AH_AUTH_FAILED'
-          : 'CRYPTO_TRANSPORT_AH_AUTH_FAILED';
-        this.#drop(verdict === 'icv-mismatch' ? failed : SYNTAX, sa);
-        return -1;
-      }
-    } else {
-      bump(this.counters, 'offloaded-ah');
-    }
-    return this.#accept(sa, seq) ? length : -1;
-  }
-
-  /**
-   * One ESP packet from `off` to `end` (RFC 4303 §3.4): verified and decrypted (or found so by
-   * the NIC), trailer checked; sets the payload region and returns its Next Header, or −1.
-   */
-  #esp(ip: IpHeader, off: number, end: number, depth: number, viaUdp: boolean): number {
-    const packet = ip.packet;
-    if (end - off < esp.HEADER_LENGTH) {
-      this.#drop(this.#failStatus !== 0 ? cryptoStatusName(this.#failStatus) : SYNTAX);
-      return -1;
-    }
-    const sa = this.#lookup(ip, off, IpProtocol.Esp);
-    if (sa === null) return -1;
-    if (this.#failStatus !== 0) {
-      this.#cryptoFailure(sa);
-      return -1;
-    }
-    if (viaUdp !== (sa.bundle.udpEncapsulation !== null)) {
-      this.#drop('udp-encapsulation-mismatch', sa); // RFC 3948 §5.1 / RFC 4301 §5.2
-      return -1;
-    }
-    const header = esp.HEADER_LENGTH + sa.ivLength;
-    if (end - off < header + esp.TRAILER_FIXED_LENGTH + sa.icvLength) {
-      this.#drop(SYNTAX, sa);
-      return -1;
-    }
-    const seq = this.#check(sa, u32(packet, off + 4));
-    if (seq === null) return -1;
-    const bytes = packet.subarray(off, end);
-    const offloaded = depth < this.#offloaded;
-    if (offloaded) {
-      bump(this.counters, 'offloaded-esp');
-    } else {
-      bump(this.counters, 'software-esp');
-      const verdict = sa.esp!.open(bytes, Number(seq >> 32n));
-      if (verdict !== 'ok') {
-        const failed = this.#tunnelLevel(sa)
-          ? 'CRYPTO_TUNNEL_ESP_AUTH_FAILED'
-          : 'CRYPTO_TRANSPORT_ESP_AUTH_FAILED';
-        this.#drop(verdict === 'icv-mismatch' ? failed : SYNTAX, sa);
-        return -1;
-      }
-    }
-    if (!this.#accept(sa, seq)) return -1;
-    const trailer = esp.parseTrailer(bytes.subarray(header, bytes.length - sa.icvLength));
-    if (!trailer.ok) {
-      this.#drop('esp-bad-trailer', sa);
-      return -1;
-    }
-    const t = trailer.value;
-    if (offloaded) {
-      this.#offloadNh = t.nextHeader;
-      this.#offloadPad = t.padLength;
-    }
-    // RFC 4303 §2.4: the receiver SHOULD inspect the padding; a wrong one is counted (the ICV
-    // proved the sender, so the payload is delivered).
-    if (!t.padValid) bump(this.counters, 'esp-bad-padding');
-    this.#start = off + header;
-    this.#end = off + header + t.payloadLength;
-    return t.nextHeader;
+    return this.#ipsec.esp(ip, off + udp.HEADER_LENGTH, off + length, depth, true);
   }
 
   /**
@@ -571,12 +390,12 @@ export class Receiver {
    * copy of it); a difference is counted, the bytes win.
    */
   #compareHeaderInfo(): void {
-    const raw = this.#headerInfo;
+    const raw = this.#rx.headerInfo;
     if (getField(raw, HeaderReceive.HeaderInfoSet) === 0) {
       bump(this.counters, 'header-info-missing');
     } else if (
-      getField(raw, HeaderReceive.NextHeader) !== this.#offloadNh ||
-      getField(raw, HeaderReceive.PadLength) !== this.#offloadPad
+      getField(raw, HeaderReceive.NextHeader) !== this.#rx.offloadNh ||
+      getField(raw, HeaderReceive.PadLength) !== this.#rx.offloadPad
     ) {
       bump(this.counters, 'header-info-mismatch');
     }
@@ -586,8 +405,8 @@ export class Receiver {
   #deliver(ip: IpHeader, proto: number, segment: Uint8Array): void {
     const isTcp = proto === IpProtocol.Tcp;
     const headerMin = isTcp ? tcp.HEADER_LENGTH : udp.HEADER_LENGTH;
-    if (this.#failStatus !== 0) {
-      this.#cryptoFailure(null);
+    if (this.#rx.failStatus !== 0) {
+      this.#ipsec.cryptoFailure(null);
       return;
     }
     if (segment.length < headerMin) {
@@ -624,8 +443,8 @@ export class Receiver {
       }
       payload = datagram.subarray(udp.HEADER_LENGTH);
     }
-    if (this.#offloadNh >= 0) this.#compareHeaderInfo();
-    const violation = checkPolicy(flow.config, this.#applied);
+    if (this.#rx.offloadNh >= 0) this.#compareHeaderInfo();
+    const violation = checkPolicy(flow.config, this.#rx.applied);
     if (violation !== null) {
       this.#drop(violation, null, flow);
       return;
