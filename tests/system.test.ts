@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { read } from '../src/sim/pcapng.ts';
 import { System, type SystemSa, type SystemSpec } from '../src/sim/system.ts';
 import * as ethernet from '../src/wire/ethernet.ts';
 import * as ipv4 from '../src/wire/ipv4.ts';
@@ -201,4 +202,43 @@ test('system: SaDeleteReq — the NIC asks, the host deletes the inbound SA and 
     0n,
     'the outbound peer is software now'
   );
+});
+
+test('system: the link rate and delay set the capture timestamps (time passes between writes)', () => {
+  const spec: SystemSpec = {
+    seed: 5,
+    hosts: [A, B],
+    sas: [gcm],
+    capture: true,
+    link: { bitsPerSecond: 1_000_000_000, latencyNanos: 50_000 },
+    flows: [
+      {
+        name: 'tcp',
+        from: 'a',
+        to: 'b',
+        l4: 'tcp',
+        ipVersion: 4,
+        srcPort: 40000,
+        dstPort: 443,
+        sa: 'gcm',
+        bytes: 20_000,
+        writeSize: 2_000,
+      },
+    ],
+  };
+  const r = new System(spec).run();
+  const capture = read(r.pcapng!);
+  assert.ok(capture.ok);
+  const packets = capture.value.packets;
+  assert.ok(packets.length >= 10);
+  for (let i = 1; i < packets.length; i++) {
+    assert.ok(
+      packets[i].timestampNanos >= packets[i - 1].timestampNanos,
+      `frame ${i} not before frame ${i - 1}`
+    );
+  }
+  // Ten writes, each drained before the next: every write waits for the previous one's frames to
+  // arrive (serialisation at 1 Gbit/s plus 50 µs), so the capture spans at least 9 × 50 µs.
+  const span = packets[packets.length - 1].timestampNanos - packets[0].timestampNanos;
+  assert.ok(span >= 9n * 50_000n, `the capture spans ${span} ns`);
 });

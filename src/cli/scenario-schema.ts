@@ -218,6 +218,8 @@ const scenario: z.ZodType<ScenarioFile> = object({
   flows: array(flow, 1),
   link: object({
     mtu: int(576, 9000).optional(),
+    bitsPerSecond: int(1_000_000, 1_000_000_000_000).optional(),
+    latencyNanos: int(0, 1_000_000_000).optional(),
     faults: record(faults).optional(),
     nat: object({ publicAddress: address }).optional(),
   }).optional(),
@@ -340,6 +342,8 @@ export interface ScenarioFile {
   flows: FlowFile[];
   link?: Opt<{
     mtu?: Opt<number>;
+    bitsPerSecond?: Opt<number>;
+    latencyNanos?: Opt<number>;
     faults?: Opt<Record<string, FaultsFile>>;
     nat?: Opt<{ publicAddress: string }>;
   }>;

@@ -323,6 +323,8 @@ function linkOf(
   const link = file.link ?? {};
   const out: { -readonly [K in keyof LinkSpec]: LinkSpec[K] } = {};
   if (link.mtu !== undefined) out.mtu = link.mtu;
+  if (link.bitsPerSecond !== undefined) out.bitsPerSecond = link.bitsPerSecond;
+  if (link.latencyNanos !== undefined) out.latencyNanos = link.latencyNanos;
   if (nat !== undefined) out.natPublicAddress = nat;
   for (const [name, f] of Object.entries(link.faults ?? {})) {
     const at = hosts.findIndex((h) => h.name === name);
