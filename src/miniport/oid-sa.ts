@@ -6,8 +6,6 @@
  * Version 2". Dispatched by ctrlpath.ts. Reference: ndis-ipsecov2.md §4.3, §6 items 8 and 10;
  * contract D15, D16.
  */
-import { createAuth } from '../crypto/ah.ts';
-import { createEsp } from '../crypto/esp.ts';
 import { decodeAddSaList, writeAddSaHandle } from '../ndis/addsa.ts';
 import { decodeAddSaEx, writeAddSaExHandle } from '../ndis/addsaex.ts';
 import { decodeDeleteSaList } from '../ndis/deletesa.ts';
@@ -18,7 +16,7 @@ import { decodeUpdateSa, UPDATE_SA, type UpdateSa } from '../ndis/updatesa.ts';
 import type { OidRequest, OidResult } from './ctrlpath.ts';
 import type { Miniport } from './miniport.ts';
 import { done, malformed, op, reject } from './oid-common.ts';
-import type { Operation, SaBundle, SaElement } from './sa-table.ts';
+import { KeyedSa, type Operation, type SaBundle, type SaElement } from './sa-table.ts';
 import { refuse, validateEntry, type ElementPlan, type Refusal } from './validate.ts';
 
 const S = NdisStatus;
@@ -69,46 +67,18 @@ function admit(mp: Miniport, entries: readonly AddSaBundle[]): Admission[] {
   });
 }
 
-/** Keys one SA bundle: one transform per SA, keys copied out of the entry's key buffer (D5, D6). */
+/**
+ * One SA bundle: each SA keeps a copy of its keys and creates its transform on first use (issue 6;
+ * KeyedSa). validate.ts has already checked what createEsp / createAuth would refuse (D5, D6).
+ * The endpoints are the decoder's own copies.
+ */
 function createBundle(
   mp: Miniport,
   handle: bigint,
   entry: AddSaBundle,
   plans: readonly ElementPlan[]
 ): SaBundle {
-  const elements = plans.map((p): SaElement => {
-    const base = {
-      operation: p.operation,
-      spi: p.spi,
-      esn: p.esn,
-      seqHigh: p.seqHigh,
-      encryption: p.encryption,
-      integrity: p.integrity,
-      counters: { packets: 0, bytes: 0 },
-    };
-    if (p.operation === 'ah') {
-      if (p.integrity === null) throw new TypeError('ctrlpath: expected an AH plan with integrity');
-      return {
-        ...base,
-        esp: null,
-        auth: createAuth({ integrity: p.integrity, key: p.integrityKey, esn: p.esn }),
-      };
-    }
-    if (p.encryption === null) throw new TypeError('ctrlpath: expected an ESP plan with a cipher');
-    return {
-      ...base,
-      esp: createEsp({
-        encryption: p.encryption,
-        integrity: p.integrity,
-        encryptionKey: p.encryptionKey,
-        ...(p.integrity === null ? {} : { integrityKey: p.integrityKey }),
-        icvLength: p.icvLength,
-        esn: p.esn,
-        random: mp.random,
-      }),
-      auth: null,
-    };
-  });
+  const elements = plans.map((p): SaElement => new KeyedSa(p, mp.saTable, mp.random));
   return {
     handle,
     inbound: entry.flags.inbound,
@@ -124,7 +94,7 @@ function createBundle(
 /**
  * Offloads the admitted entries: keys every bundle first, then inserts them all with fresh handles
  * (SaTable.nextHandle: non-zero, never reused) and returns the handles in entry order (0n for a
- * refused entry). The transforms copy their keys; the caller zeroes the decoded key buffers.
+ * refused entry). The SAs copy their keys; the caller zeroes the decoded key buffers.
  */
 function commit(
   mp: Miniport,

@@ -2,11 +2,18 @@
  * @module
  * The NIC's SA table ("Managing Security Associations in IPsec Offload Version 2"): one entry per
  * ADD_SA / ADD_SA_EX entry, i.e. one direction of one SA bundle (contract D12), holding one or two
- * keyed transforms in processing order. Handles are non-zero and never reused (D8: a deleted
- * handle must keep failing). Lookups are O(1) by handle, and by SPI + destination + protocol for
- * the receive path (RFC 4301 §4.1 SAD lookup).
+ * keyed SAs in processing order. Handles are non-zero and never reused (D8: a deleted handle must
+ * keep failing). Lookups are O(1) by handle, and by SPI + destination + protocol for the receive
+ * path (RFC 4301 §4.1 SAD lookup) without allocating: a Map keyed by the SPI's low 30 bits (a small
+ * integer) holds the few candidates, compared on SPI, protocol and destination bytes.
+ *
+ * Issue 6 (scale): an SA keeps a copy of its key bytes and creates its crypto context (the
+ * EspTransform / AuthTransform) on first use, so a million idle SAs cost only their bookkeeping;
+ * `SaTable.contexts` counts the contexts that exist, separately from `size`.
  */
-import type { AuthTransform, EspTransform } from '../crypto/transform.ts';
+import { createAuth } from '../crypto/ah.ts';
+import { createEsp } from '../crypto/esp.ts';
+import type { AuthTransform, EspTransform, Random } from '../crypto/transform.ts';
 import type { EncryptionName, IntegrityName } from '../crypto/names.ts';
 
 /** Which SA of a bundle: IPsecOffloadV2Ah or IPsecOffloadV2Esp. */
@@ -28,11 +35,152 @@ export interface SaElement {
   seqHigh: number;
   readonly encryption: EncryptionName | null;
   readonly integrity: IntegrityName | null;
-  /** The ESP transform (operation 'esp'), else null. */
+  /**
+   * The ESP transform (operation 'esp'), else null. Created on first read (issue 6: crypto
+   * contexts are lazy); reading it on an SA deleted before it was ever keyed throws a TypeError.
+   */
   readonly esp: EspTransform | null;
-  /** The AH transform (operation 'ah'), else null. */
+  /** The AH transform (operation 'ah'), else null; created on first read like `esp`. */
   readonly auth: AuthTransform | null;
   readonly counters: SaCounters;
+}
+
+/** What `KeyedSa` needs to key one SA: the ADD_SA plan's algorithms and key bytes (validated). */
+export interface SaKeying {
+  readonly operation: Operation;
+  readonly spi: number;
+  readonly esn: boolean;
+  readonly seqHigh: number;
+  readonly encryption: EncryptionName | null;
+  readonly integrity: IntegrityName | null;
+  /** Copied; the caller may zero its buffer at once. */
+  readonly encryptionKey: Uint8Array;
+  /** Copied; the caller may zero its buffer at once. */
+  readonly integrityKey: Uint8Array;
+  readonly icvLength: number;
+}
+
+/**
+ * An SA element that holds a copy of its key bytes (encryption ‖ integrity) and creates its
+ * transform on first use. The key copy is zeroed and dropped once the transform has its own copy,
+ * and by `destroy` (SA deletion) otherwise; `destroy` also destroys a transform that exists.
+ * The keying must have passed validate.ts, which checks everything createEsp / createAuth check
+ * (names, combinations, key and ICV lengths), so creating the transform later cannot throw.
+ */
+export class KeyedSa implements SaElement {
+  readonly operation: Operation;
+  readonly spi: number;
+  readonly esn: boolean;
+  seqHigh: number;
+  readonly encryption: EncryptionName | null;
+  readonly integrity: IntegrityName | null;
+  readonly counters: SaCounters = { packets: 0, bytes: 0 };
+  readonly #icvLength: number;
+  readonly #encryptionKeyLength: number;
+  readonly #table: SaTable;
+  readonly #random: Random;
+  /** The key bytes (encryption ‖ integrity) as 16-bit words: ~60 bytes instead of a ~220-byte Uint8Array. */
+  #key: number[] | null;
+  readonly #keyLength: number;
+  #esp: EspTransform | null = null;
+  #auth: AuthTransform | null = null;
+
+  /** `random`: where the transform's CBC IVs come from (contract D6). */
+  constructor(keying: SaKeying, table: SaTable, random: Random) {
+    this.operation = keying.operation;
+    this.spi = keying.spi >>> 0;
+    this.esn = keying.esn;
+    this.seqHigh = keying.seqHigh;
+    this.encryption = keying.encryption;
+    this.integrity = keying.integrity;
+    this.#icvLength = keying.icvLength;
+    this.#table = table;
+    this.#random = random;
+    const e = keying.encryptionKey;
+    const a = keying.integrityKey;
+    this.#encryptionKeyLength = e.length;
+    const n = e.length + a.length;
+    this.#keyLength = n;
+    const key = new Array<number>((n + 1) >> 1).fill(0);
+    for (let i = 0; i < n; i++)
+      key[i >> 1] |= (i < e.length ? e[i] : a[i - e.length]) << ((i & 1) * 8);
+    this.#key = key;
+  }
+
+  get esp(): EspTransform | null {
+    const t = this.#esp;
+    if (t !== null || this.operation !== 'esp') return t;
+    return this.#keyEsp();
+  }
+
+  get auth(): AuthTransform | null {
+    const t = this.#auth;
+    if (t !== null || this.operation !== 'ah') return t;
+    return this.#keyAuth();
+  }
+
+  /** True once this SA's transform (its crypto context) exists. */
+  get keyed(): boolean {
+    return this.#esp !== null || this.#auth !== null;
+  }
+
+  /** Zeroes the key copy and destroys the transform, if any (SA deletion; idempotent). */
+  destroy(): void {
+    this.#dropKey();
+    if (this.#esp !== null || this.#auth !== null) this.#table.noteContext(-1);
+    this.#esp?.destroy();
+    this.#auth?.destroy();
+    this.#esp = null;
+    this.#auth = null;
+  }
+
+  /** A transient copy of the key bytes for createEsp/createAuth (which copy them); zeroed after. */
+  #liveKey(): Uint8Array {
+    const key = this.#key;
+    if (key === null) {
+      throw new TypeError(`SaElement: expected a live SA, got one ended by destroy()`);
+    }
+    const out = new Uint8Array(this.#keyLength);
+    for (let i = 0; i < out.length; i++) out[i] = (key[i >> 1] >> ((i & 1) * 8)) & 0xff;
+    return out;
+  }
+
+  #dropKey(): void {
+    this.#key?.fill(0);
+    this.#key = null;
+  }
+
+  #keyEsp(): EspTransform {
+    const key = this.#liveKey();
+    const split = this.#encryptionKeyLength;
+    if (this.encryption === null)
+      throw new TypeError('SaElement: expected an ESP SA with a cipher');
+    const t = createEsp({
+      encryption: this.encryption,
+      integrity: this.integrity,
+      encryptionKey: key.subarray(0, split),
+      ...(this.integrity === null ? {} : { integrityKey: key.subarray(split) }),
+      icvLength: this.#icvLength,
+      esn: this.esn,
+      random: this.#random,
+    });
+    key.fill(0);
+    this.#esp = t;
+    this.#dropKey(); // the transform holds its own copy
+    this.#table.noteContext(1);
+    return t;
+  }
+
+  #keyAuth(): AuthTransform {
+    const key = this.#liveKey();
+    if (this.integrity === null) throw new TypeError('SaElement: expected an AH SA with integrity');
+    const t = createAuth({ integrity: this.integrity, key, esn: this.esn });
+    key.fill(0);
+    this.#auth = t;
+    this.#dropKey();
+    this.#table.noteContext(1);
+    return t;
+  }
 }
 
 /** One entry of the SA table: one direction of one SA bundle. */
@@ -56,11 +204,36 @@ export interface SaBundle {
   inFlight: number;
 }
 
-/** Key for the receive lookup: SPI, protocol and destination address. */
-function inboundKey(spi: number, protocol: Operation, destination: Uint8Array): string {
-  let k = `${protocol}:${spi >>> 0}:`;
-  for (const b of destination) k += b.toString(16).padStart(2, '0');
-  return k;
+/** Receive-lookup slot of an SPI: its low 30 bits, always a small integer (no allocation). */
+function slotOf(spi: number): number {
+  return spi & 0x3fff_ffff;
+}
+
+/** Byte-wise equality of two addresses (lengths included). */
+function sameAddress(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The candidate in `list` for SPI + protocol + destination, or its index -1. */
+function indexIn(
+  list: readonly SaElementRef[],
+  spi: number,
+  protocol: Operation,
+  destination: Uint8Array
+): number {
+  for (let i = 0; i < list.length; i++) {
+    const r = list[i];
+    if (
+      r.element.spi === spi &&
+      r.element.operation === protocol &&
+      sameAddress(r.bundle.destination, destination)
+    ) {
+      return i;
+    }
+  }
+  return -1;
 }
 
 /** The SA table of one miniport. */
@@ -68,8 +241,10 @@ export class SaTable {
   /** SaOffloadCapacity: how many bundles fit (contract D12). */
   readonly capacity: number;
   readonly #byHandle = new Map<bigint, SaBundle>();
-  readonly #inbound = new Map<string, SaElementRef>();
+  /** Inbound SAs by `slotOf(spi)`: the few candidates sharing those 30 bits. */
+  readonly #inbound = new Map<number, SaElementRef[]>();
   #lastHandle = 0n;
+  #contexts = 0;
 
   constructor(capacity: number) {
     this.capacity = capacity;
@@ -78,6 +253,16 @@ export class SaTable {
   /** Number of bundles held. */
   get size(): number {
     return this.#byHandle.size;
+  }
+
+  /** Number of crypto contexts (transforms) that exist: created lazily on an SA's first use. */
+  get contexts(): number {
+    return this.#contexts;
+  }
+
+  /** KeyedSa bookkeeping: a context was created (+1) or destroyed (-1). */
+  noteContext(delta: 1 | -1): void {
+    this.#contexts += delta;
   }
 
   /** True when another bundle would exceed `capacity`. */
@@ -99,7 +284,7 @@ export class SaTable {
     }
     if (bundle.inbound) {
       for (const element of bundle.elements) {
-        if (this.#inbound.has(inboundKey(element.spi, element.operation, bundle.destination))) {
+        if (this.findInbound(element.spi, element.operation, bundle.destination)) {
           throw new RangeError(
             `SaTable.insert: expected a free inbound ${element.operation} SPI ${element.spi >>> 0}, got one in use`
           );
@@ -109,10 +294,11 @@ export class SaTable {
     this.#byHandle.set(bundle.handle, bundle);
     if (bundle.inbound) {
       for (const element of bundle.elements) {
-        this.#inbound.set(inboundKey(element.spi, element.operation, bundle.destination), {
-          bundle,
-          element,
-        });
+        const slot = slotOf(element.spi);
+        const list = this.#inbound.get(slot);
+        const ref: SaElementRef = { bundle, element };
+        if (list === undefined) this.#inbound.set(slot, [ref]);
+        else list.push(ref);
       }
     }
   }
@@ -129,21 +315,37 @@ export class SaTable {
     this.#byHandle.delete(handle);
     if (bundle.inbound) {
       for (const element of bundle.elements) {
-        const key = inboundKey(element.spi, element.operation, bundle.destination);
+        const slot = slotOf(element.spi);
+        const list = this.#inbound.get(slot);
+        if (list === undefined) continue;
         // Only this bundle's own entry: another inbound bundle may hold the same key.
-        if (this.#inbound.get(key)?.bundle === bundle) this.#inbound.delete(key);
+        const at = list.findIndex((r) => r.bundle === bundle && r.element === element);
+        if (at < 0) continue;
+        if (list.length === 1) this.#inbound.delete(slot);
+        else list.splice(at, 1);
       }
     }
     for (const element of bundle.elements) {
-      element.esp?.destroy();
-      element.auth?.destroy();
+      if (element instanceof KeyedSa) element.destroy();
+      else {
+        element.esp?.destroy();
+        element.auth?.destroy();
+      }
     }
     return true;
   }
 
-  /** The inbound SA for a received header: SPI + protocol + destination (RFC 4301 §4.1). */
+  /**
+   * The inbound SA for a received header: SPI + protocol + destination (RFC 4301 §4.1), the
+   * destination compared byte for byte (an all-zero wildcard matches only an all-zero argument:
+   * the receive path asks for the exact address first, then for the wildcard). No allocation.
+   */
   findInbound(spi: number, protocol: Operation, destination: Uint8Array): SaElementRef | undefined {
-    return this.#inbound.get(inboundKey(spi, protocol, destination));
+    const u = spi >>> 0;
+    const list = this.#inbound.get(slotOf(u));
+    if (list === undefined) return undefined;
+    const at = indexIn(list, u, protocol, destination);
+    return at < 0 ? undefined : list[at];
   }
 
   /** Every bundle, in insertion order. */
