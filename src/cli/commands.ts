@@ -6,8 +6,9 @@
 import type { Command } from './command.ts';
 import { decode } from './decode.ts';
 import { demo } from './demo-command.ts';
+import { doctor } from './doctor.ts';
 import { miniport } from './golden.ts';
 import { run } from './run.ts';
 
 /** Every subcommand. */
-export const COMMANDS: readonly Command[] = [demo, run, decode, miniport];
+export const COMMANDS: readonly Command[] = [demo, run, decode, miniport, doctor];
