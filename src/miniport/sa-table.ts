@@ -12,7 +12,7 @@
  * `SaTable.contexts` counts the contexts that exist, separately from `size`.
  */
 import { createAuth } from '../crypto/ah.ts';
-import { createEsp } from '../crypto/esp.ts';
+import { createEspOnEngine } from '../crypto/native-esp.ts';
 import type { AuthTransform, EspTransform, Random } from '../crypto/transform.ts';
 import type { EncryptionName, IntegrityName } from '../crypto/names.ts';
 
@@ -155,7 +155,7 @@ export class KeyedSa implements SaElement {
     const split = this.#encryptionKeyLength;
     if (this.encryption === null)
       throw new TypeError('SaElement: expected an ESP SA with a cipher');
-    const t = createEsp({
+    const t = createEspOnEngine({
       encryption: this.encryption,
       integrity: this.integrity,
       encryptionKey: key.subarray(0, split),
