@@ -15,6 +15,7 @@ import { createAuth } from '../crypto/ah.ts';
 import { createEspOnEngine } from '../crypto/native-esp.ts';
 import type { AuthTransform, EspTransform, Random } from '../crypto/transform.ts';
 import type { EncryptionName, IntegrityName } from '../crypto/names.ts';
+import type { ElementPlan } from './validate.ts';
 
 /** Which SA of a bundle: IPsecOffloadV2Ah or IPsecOffloadV2Esp. */
 export type Operation = 'ah' | 'esp';
@@ -45,21 +46,6 @@ export interface SaElement {
   readonly counters: SaCounters;
 }
 
-/** What `KeyedSa` needs to key one SA: the ADD_SA plan's algorithms and key bytes (validated). */
-export interface SaKeying {
-  readonly operation: Operation;
-  readonly spi: number;
-  readonly esn: boolean;
-  readonly seqHigh: number;
-  readonly encryption: EncryptionName | null;
-  readonly integrity: IntegrityName | null;
-  /** Copied; the caller may zero its buffer at once. */
-  readonly encryptionKey: Uint8Array;
-  /** Copied; the caller may zero its buffer at once. */
-  readonly integrityKey: Uint8Array;
-  readonly icvLength: number;
-}
-
 /**
  * An SA element that holds a copy of its key bytes (encryption ‖ integrity) and creates its
  * transform on first use. The key copy is zeroed and dropped once the transform has its own copy,
@@ -86,7 +72,7 @@ export class KeyedSa implements SaElement {
   #auth: AuthTransform | null = null;
 
   /** `random`: where the transform's CBC IVs come from (contract D6). */
-  constructor(keying: SaKeying, table: SaTable, random: Random) {
+  constructor(keying: ElementPlan, table: SaTable, random: Random) {
     this.operation = keying.operation;
     this.spi = keying.spi >>> 0;
     this.esn = keying.esn;
