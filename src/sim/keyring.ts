@@ -19,6 +19,7 @@ import type { AuthTransform, EspTransform } from '../crypto/transform.ts';
 import type { SaDescription } from '../transport/sa-entry.ts';
 import * as ah from '../wire/ah.ts';
 import type { EspOpened, Options } from '../wire/pretty.ts';
+import { estimateHigh } from '../wire/seqnum.ts';
 
 /** One known SA: how it was described, its receive-side transform, and the highest sequence seen. */
 interface Entry {
@@ -30,20 +31,23 @@ interface Entry {
   topLow: number;
 }
 
-const HALF = 2 ** 31;
+/** The window W of the RFC 4303 A2.2 estimate: 2^31 centres it on the highest number seen. */
+const ESTIMATE_WINDOW = 2 ** 31;
 
 /** Hex of an address, the map key part for a destination. */
 const addressKey = (a: Uint8Array): string => Buffer.from(a).toString('hex');
 
 /**
- * The high halves to try for low half `low` (RFC 4303 Appendix A2): first the one that puts the
- * 64-bit number nearest the highest seen, then the other neighbour.
+ * The high halves to try for low half `low`: first the RFC 4303 Appendix A2.2 estimate
+ * (`wire/seqnum.estimateHigh`, as the receiving NIC does), then the other neighbour.
  */
 function candidates(entry: Entry, low: number): readonly [number, number] {
   const th = entry.topHigh;
-  let first = th;
-  if (low < entry.topLow && entry.topLow - low > HALF) first = th + 1;
-  else if (low > entry.topLow && low - entry.topLow > HALF && th > 0) first = th - 1;
+  const first = estimateHigh(
+    low >>> 0,
+    (BigInt(th) << 32n) | BigInt(entry.topLow),
+    ESTIMATE_WINDOW
+  );
   const second = first === th ? th + 1 : th;
   return [first >>> 0, second >>> 0];
 }
