@@ -65,6 +65,8 @@ function advance(entry: Entry, high: number, low: number): bigint {
 export class Keyring {
   readonly #entries = new Map<string, Entry>();
   #last: bigint | null = null;
+  /** The AH ICV input is built here (grown, never per packet). */
+  #scratch = new Uint8Array(2048);
 
   /**
    * The 64-bit sequence number (the estimated ESN high half ‖ the wire's low half; without ESN
@@ -161,7 +163,8 @@ export class Keyring {
     const entry = this.#find('ah', spi, destinationOf(packet));
     if (!entry?.auth) return undefined;
     const t = entry.auth;
-    const scratch = new Uint8Array(packet.length);
+    if (this.#scratch.length < packet.length) this.#scratch = new Uint8Array(packet.length * 2);
+    const scratch = this.#scratch;
     const input = ah.icvInput(packet, scratch, { icvLength: t.icvLength, ivLength: t.ivLength });
     if (!input.ok) return `${input.error.reason} at ${input.error.offset}`;
     const { icvOffset } = input.value;
