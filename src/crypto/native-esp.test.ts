@@ -282,3 +282,50 @@ test('native: sealMany seals the packets before a bad one, then throws', { skip:
   assert.equal(errors[1], errors[0]);
   assert.equal(hex(mine[0]), hex(theirs[0]));
 });
+
+test(
+  'native: sealBatch with ivsWritten keeps the IVs in place, as seal(packet, high, iv) does',
+  { skip: SKIP },
+  () => {
+    for (const [encryption, integrity, keyLength, integrityKeyLength] of [
+      ['aes-cbc-128', 'hmac-sha1-96', 16, 20],
+      ['3des-cbc', 'hmac-sha256-128', 24, 32],
+      ['aes-gcm-128', null, 20, 0],
+    ] as const) {
+      const cfg: EspConfig = {
+        encryption,
+        integrity,
+        encryptionKey: new Uint8Array(keyLength).fill(7),
+        ...(integrity === null ? {} : { integrityKey: new Uint8Array(integrityKeyLength).fill(9) }),
+        esn: true,
+        random: seededRandom(11),
+      };
+      const js = createEsp(cfg);
+      const nat = createNativeEsp(cfg);
+      const length = 8 + js.ivLength + 3 * js.padAlign + js.icvLength;
+      const buffer = new Uint8Array(3 * 100);
+      const offsets = new Uint32Array([0, 100, 200]);
+      const lengths = new Uint32Array(3).fill(length);
+      const highs = new Uint32Array([0, 1, 0xffffffff]);
+      const theirs: Uint8Array[] = [];
+      for (let k = 0; k < 3; k++) {
+        const p = buffer.subarray(offsets[k], offsets[k] + length);
+        for (let i = 0; i < p.length; i++) p[i] = (i * 31 + k) & 0xff;
+        const iv = p.slice(8, 8 + js.ivLength); // the caller's IV, already in the field
+        const copy = p.slice();
+        js.seal(copy, highs[k], js.ivLength > 0 && encryption !== 'aes-gcm-128' ? iv : undefined);
+        theirs.push(copy);
+      }
+      nat.sealBatch(buffer, offsets, lengths, highs, 3, true);
+      for (let k = 0; k < 3; k++) {
+        assert.equal(
+          hex(buffer.subarray(offsets[k], offsets[k] + length)),
+          hex(theirs[k]),
+          `${encryption} #${k}`
+        );
+      }
+      js.destroy();
+      nat.destroy();
+    }
+  }
+);

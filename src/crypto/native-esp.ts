@@ -21,14 +21,17 @@ import type { EspTransform, OpenResult, Random } from './transform.ts';
 export interface BatchEspTransform extends EspTransform {
   /**
    * Seals `count` packets in place: packet i is `buffer[offsets[i] … offsets[i] + lengths[i])`,
-   * sealed as `seal(packet, seqHigh[i])` would (CBC IVs from the SA's Random, in order).
+   * sealed as `seal(packet, seqHigh[i])` would (CBC IVs from the SA's Random, in order) — or, with
+   * `ivsWritten`, as `seal(packet, seqHigh[i], iv)` with the IV already in each packet's IV field
+   * (CBC: the caller drew it; GCM/GMAC/ChaCha20 still use the sequence number, contract D6).
    */
   sealBatch(
     buffer: Uint8Array,
     offsets: Uint32Array,
     lengths: Uint32Array,
     seqHigh: Uint32Array,
-    count: number
+    count: number,
+    ivsWritten?: boolean
   ): void;
   /** Opens `count` packets in place; results[i]: 0 'ok', 1 'icv-mismatch', 2 'bad-length'. */
   openBatch(
@@ -230,10 +233,11 @@ class NativeEsp implements BatchEspTransform {
     offsets: Uint32Array,
     lengths: Uint32Array,
     seqHigh: Uint32Array,
-    count: number
+    count: number,
+    ivsWritten = false
   ): void {
     this.#live('esp.sealBatch');
-    if (this.#mode === MODE_CBC) {
+    if (this.#mode === MODE_CBC && !ivsWritten) {
       const random = this.#random;
       if (random === null) {
         throw new TypeError(

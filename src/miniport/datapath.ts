@@ -76,35 +76,86 @@ import { segmentNetBuffer, type LsoRequest } from './lso.ts';
 import type { Miniport } from './miniport.ts';
 import { protectFrame } from './protect.ts';
 import type { SaBundle } from './sa-table.ts';
-import { SendWork } from './send-work.ts';
+import { SendWork, type NblRecord } from './send-work.ts';
+import { TxSlab } from './tx-batch.ts';
 
 const { NDIS_STATUS_PAUSED, NDIS_STATUS_RESET_IN_PROGRESS } = NdisStatus;
 const SLOT_IPSEC = NetBufferListInfo.IPsecOffloadV2NetBufferListInfo;
 const SLOT_TUNNEL = NetBufferListInfo.IPsecOffloadV2TunnelNetBufferListInfo;
 const SLOT_HEADER = NetBufferListInfo.IPsecOffloadV2HeaderNetBufferListInfo;
 
+/** The send path's reusable state of one miniport (a free list: a re-entrant call takes another). */
+interface SendState {
+  readonly slab: TxSlab;
+  readonly free: SendWork[];
+  readonly slots: SendSlots;
+}
+
+/** Counter slots of the send path's per-NBL counters (Counters.slot, resolved once). */
+interface SendSlots {
+  readonly nbl: number;
+  readonly frame: number;
+  readonly success: number;
+  readonly notConfigured: number;
+  readonly seedMismatch: number;
+}
+
+const states = new WeakMap<Miniport, SendState>();
+
+function stateOf(mp: Miniport): SendState {
+  let s = states.get(mp);
+  if (s === undefined) {
+    const c = mp.counters;
+    s = {
+      slab: new TxSlab(),
+      free: [],
+      slots: {
+        nbl: c.slot('send.nbl'),
+        frame: c.slot('send.frame'),
+        success: c.slot('send.success'),
+        notConfigured: c.slot('send.ipsec-not-configured'),
+        seedMismatch: c.slot('send.checksum-seed-mismatch'),
+      },
+    };
+    states.set(mp, s);
+  }
+  return s;
+}
+
 /**
  * MiniportSendNetBufferLists: processes the NBL chain starting at `first` in order, puts each
  * successful NBL's frames on `mp.link`, and completes every NBL exactly once through
- * `mp.completeNbl` with its status (contract D10, D11).
+ * `mp.completeNbl` with its status (contract D10, D11). The chain is processed in batches of up
+ * to 256 frames: every NBL of a batch is checked and built, then the batch's deferred ESP seals
+ * run (one native call per SA), then its NBLs are transmitted and completed in chain order.
+ * Model: completing after the batch's seals keeps an SA alive for the NBLs that use it even if a
+ * completion handler deletes it (D16).
  */
 export function sendNetBufferLists(mp: Miniport, first: NetBufferList | null): void {
-  const work = new SendWork();
-  const lso: LsoRequest = { version: 1, mss: 0, tcpHeaderOffset: 0, ipv6: false };
-  let nbl = first;
-  while (nbl !== null) {
-    const next = nbl.next;
-    mp.counters.add('send.nbl');
-    work.beginNbl();
-    const lsoRaw = getLso(nbl);
-    try {
-      processNbl(mp, nbl, lsoRaw, lso, work);
-    } catch {
-      // Never an exception out of the send path (D9): the NBL fails whole, nothing is sent.
-      work.outcome.failure('internal');
+  const state = stateOf(mp);
+  const work = state.free.pop() ?? new SendWork(state.slab);
+  work.endBatch(); // a batch left by an exception from a callback is dropped
+  const lso: LsoRequest = work.lso;
+  try {
+    let nbl = first;
+    while (nbl !== null) {
+      const next = nbl.next;
+      mp.counters.bump(state.slots.nbl);
+      work.beginNbl();
+      const lsoRaw = getLso(nbl);
+      try {
+        processNbl(mp, nbl, lsoRaw, lso, work);
+      } catch {
+        // Never an exception out of the send path (D9): the NBL fails whole, nothing is sent.
+        work.outcome.failure('internal');
+      }
+      work.park(nbl, lsoRaw);
+      if (work.batchFull) finishBatch(mp, work, state.slots);
+      nbl = next;
     }
-    finishNbl(mp, nbl, lsoRaw, work);
-    nbl = next;
+    finishBatch(mp, work, state.slots);
+  } finally {
+    state.free.push(work);
   }
 }
 
@@ -177,7 +228,9 @@ function processNbl(
   for (const nb of nbl.netBuffers) {
     // Model: a NIC DMAs the NET_BUFFER into its own transmit buffer; we copy it, so the protocol's
     // memory is never written (a failed NBL can be retried in software from intact plaintext).
-    const frame = nb.data().slice();
+    const data = nb.data();
+    const frame = work.slab.take(data.length);
+    frame.set(data);
     const ok =
       primary === null
         ? offloadPlainFrame(mp, frame, checksumRaw, work)
@@ -237,23 +290,47 @@ function readLso(
   return true;
 }
 
-/** Transmits or drops the NBL's frames, counts, writes LSO completion info, completes (D10, D11). */
-function finishNbl(mp: Miniport, nbl: NetBufferList, lsoRaw: number, work: SendWork): void {
-  const o = work.outcome;
+/**
+ * Ends a batch: runs the deferred ESP seals, then for each NBL in order transmits or drops its
+ * frames, counts, writes the LSO completion info and completes it (D10, D11).
+ */
+function finishBatch(mp: Miniport, work: SendWork, slots: SendSlots): void {
+  const records = work.records;
+  if (work.seals.count > 0) {
+    work.seals.flush((owner) => {
+      const r = records[owner];
+      if (r.status === NdisStatus.NDIS_STATUS_SUCCESS) {
+        r.status = NdisStatus.NDIS_STATUS_FAILURE;
+        r.reason = 'internal';
+      }
+    });
+  }
+  const n = work.recordCount;
+  for (let i = 0; i < n; i++) finishNbl(mp, records[i], work.frames, slots);
+  work.endBatch();
+}
+
+/** Transmits or drops one NBL's frames, counts, writes LSO completion info, completes (D10, D11). */
+function finishNbl(
+  mp: Miniport,
+  r: NblRecord,
+  frames: readonly Uint8Array[],
+  slots: SendSlots
+): void {
   const counters = mp.counters;
-  if (o.ok) {
-    for (const frame of work.frames) mp.link.transmit(frame);
-    counters.add('send.frame', work.frames.length);
-    counters.add('send.success');
-    if (work.unprocessed) counters.add('send.ipsec-not-configured');
-    work.commitCounts();
+  const nbl = r.nbl!;
+  const ok = r.status === NdisStatus.NDIS_STATUS_SUCCESS;
+  if (ok) {
+    for (let i = r.frameStart; i < r.frameEnd; i++) mp.link.transmit(frames[i]);
+    counters.bump(slots.frame, r.frameEnd - r.frameStart);
+    counters.bump(slots.success);
+    if (r.unprocessed) counters.bump(slots.notConfigured);
+    r.commitCounts();
   } else {
-    counters.add(`send.fail:${statusKey(o.status)}:${o.reason}`);
+    counters.add(`send.fail:${statusKey(r.status)}:${r.reason}`);
   }
-  if (o.checksumSeedMismatches > 0) {
-    counters.add('send.checksum-seed-mismatch', o.checksumSeedMismatches);
-  }
-  work.frames.length = 0;
+  if (r.checksumSeedMismatches > 0) counters.bump(slots.seedMismatch, r.checksumSeedMismatches);
+  const lsoRaw = r.lsoRaw;
   if (lsoRaw !== 0) {
     // D11, "Offloading the Segmentation…": the completion view of slot 2.
     setLso(
@@ -261,15 +338,15 @@ function finishNbl(mp: Miniport, nbl: NetBufferList, lsoRaw: number, work: SendW
       getField(lsoRaw, LsoTransmit.Type) === Lso.NDIS_TCP_LARGE_SEND_OFFLOAD_V2_TYPE
         ? encodeLsoV2TransmitComplete({ Type: Lso.NDIS_TCP_LARGE_SEND_OFFLOAD_V2_TYPE })
         : encodeLsoV1TransmitComplete({
-            TcpPayload: o.ok ? work.tcpPayload : 0,
+            TcpPayload: ok ? r.tcpPayload : 0,
             Type: Lso.NDIS_TCP_LARGE_SEND_OFFLOAD_V1_TYPE,
           })
     );
   }
-  if (work.primaryBundle !== null) work.primaryBundle.inFlight--;
-  if (work.tunnelBundle !== null) work.tunnelBundle.inFlight--;
+  if (r.primaryBundle !== null) r.primaryBundle.inFlight--;
+  if (r.tunnelBundle !== null) r.tunnelBundle.inFlight--;
   nbl.next = null; // completed alone (D11)
-  mp.completeNbl(nbl, o.status);
+  mp.completeNbl(nbl, r.status);
 }
 
 /** `NDIS_STATUS_INVALID_PACKET` → `invalid-packet` (the counter-name form of a status). */

@@ -52,7 +52,8 @@
  *   (LSOv1 is IPv4 only; IPVersion must match; one NET_BUFFER per LSOv2 NBL) as malformed (D9).
  * Model: no MTU is modelled (a segment's size is the transport's choice of MSS), and
  * NDIS_LARGE_SEND_OFFLOAD_MAX_HEADER_LENGTH is not enforced.
- * Performance note (issue 6): one allocation per output frame (the frame itself).
+ * Issue 6: each segment is written straight into NIC transmit memory (tx-batch.ts `TxSlab`) and
+ * its ESP seal joins the batch's one native call per SA.
  */
 import type { Offload } from '../ndis/caps.ts';
 import { OffloadSupport } from '../ndis/oid.ts';
@@ -190,7 +191,7 @@ export function segmentNetBuffer(
       pad = esp.padLengthFor(tcpLength + segmentLength, transform.padAlign);
       total += pad + esp.TRAILER_FIXED_LENGTH + transform.icvLength;
     }
-    const out = new Uint8Array(total); // zero-filled: the ICV field starts as zeros (D1)
+    const out = work.slab.take(total); // zero-filled: the ICV field starts as zeros (D1)
     out.set(data.subarray(0, dataStart));
     out.set(data.subarray(from, from + segmentLength), dataStart);
     if (transform !== null) esp.writeTrailer(out, pad, IpProtocol.Tcp, tcpEnd);
@@ -227,7 +228,7 @@ export function segmentNetBuffer(
       }
       ip.end = total;
       layout.espEnd = total;
-      if (!protectLayout(mp, out, layout, o)) return false;
+      if (!protectLayout(mp, out, layout, o, work)) return false;
       work.countLayout(layout, total - ipStart);
     }
     if (v4) fillIpv4HeaderChecksum(out, ipStart);

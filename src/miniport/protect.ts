@@ -70,6 +70,7 @@ import {
   walkChain,
 } from './send-locate.ts';
 import type { Outcome, SaLayout, SendWork } from './send-work.ts';
+import { isBatchTransform } from './tx-batch.ts';
 
 /** Scratch for the AH ICV input (grown on demand; the send path is synchronous). */
 let icvScratch = new Uint8Array(2048);
@@ -112,11 +113,38 @@ export function protectLayout(
   mp: Miniport,
   frame: Uint8Array,
   layout: SaLayout,
-  outcome: Outcome
+  outcome: Outcome,
+  batch: SendWork | null
 ): boolean {
   const espElement = layout.esp;
   if (espElement !== null) {
     const transform = espElement.esp!;
+    // Issue 6: a seal nothing else in this frame depends on waits for the batch's one native call
+    // (tx-batch.ts) — not under AH, not under a UDP checksum (UDP-ESP over IPv6), and not inside a
+    // tunnel SA (the caller passes `batch` null then).
+    if (
+      batch !== null &&
+      layout.ah === null &&
+      (layout.udpStart < 0 || layout.ip.version === 4) &&
+      isBatchTransform(transform)
+    ) {
+      if (isCbc(espElement.encryption)) {
+        // Contract D6: drawn now, in packet order, exactly as an immediate seal draws it.
+        const iv = transform.ivLength === 8 ? ivScratch8 : ivScratch16;
+        mp.random.fill(iv);
+        frame.set(iv, layout.espStart + 8);
+      }
+      batch.seals.add(
+        transform,
+        frame,
+        layout.espStart,
+        layout.espEnd,
+        layout.espHigh,
+        batch.recordIndex
+      );
+      if (layout.udpStart >= 0) fixUdpEsp(frame, layout);
+      return true;
+    }
     const packet = frame.subarray(layout.espStart, layout.espEnd);
     if (isCbc(espElement.encryption)) {
       // Contract D6: CBC IVs come from the adapter's injected Random, one per packet.
@@ -255,8 +283,8 @@ export function protectFrame(
   }
 
   // Inner bundle first: the tunnel SA protects the transport SA's result (ADD_SA order: ESP, AH).
-  if (!protectLayout(mp, frame, pl, o)) return false;
-  if (tunnel !== null && !protectLayout(mp, frame, tl, o)) return false;
+  if (!protectLayout(mp, frame, pl, o, tunnel === null ? work : null)) return false;
+  if (tunnel !== null && !protectLayout(mp, frame, tl, o, work)) return false;
   if (outer.version === 4) fillIpv4HeaderChecksum(frame, outer.start); // D13
   work.countLayout(pl, pl.ip.end - pl.ip.start);
   if (tunnel !== null) work.countLayout(tl, tl.ip.end - tl.ip.start);

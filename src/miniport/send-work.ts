@@ -5,18 +5,23 @@
  * reason, contract D9/§4 kind 3), where the IP layers and IPsec headers of one frame are, and the
  * per-SA counts of an NBL that become visible only if the NBL succeeds (contract D10).
  *
- * Like the descriptors of a hardware send ring (netvmini's TCBs), these objects are allocated
- * once per `sendNetBufferLists` call and reused for every NBL and NET_BUFFER of the chain, so the
- * per-packet path does not allocate them (style practice 7).
+ * Like the descriptors of a hardware send ring (netvmini's TCBs), these objects are kept by the
+ * miniport and reused for every call, NBL and NET_BUFFER, so the per-packet path does not allocate
+ * them (style practice 7). A call processes its chain in batches: each NBL is checked and built
+ * and its record parked; at the end of a batch the deferred ESP seals run and the records are
+ * completed in chain order (datapath.ts).
  *
  * Offsets are byte offsets from the first byte of the frame (the Ethernet header), never from the
  * IP header, except the OOB `AhHeaderOffset`/`EspHeaderOffset` (4-byte units from the outermost
  * IP header, contract D4) which are converted where they are read.
  */
+import type { NetBufferList } from '../ndis/nbl.ts';
 import { NdisStatus } from '../ndis/status.ts';
 import type { TransportLocation } from './csum.ts';
 import type { SaBundle, SaElement } from './sa-table.ts';
+import type { LsoRequest } from './lso.ts';
 import type { HeaderOob, L2 } from './send-locate.ts';
+import { SealQueue, type TxSlab } from './tx-batch.ts';
 
 const { NDIS_STATUS_SUCCESS, NDIS_STATUS_FAILURE, NDIS_STATUS_INVALID_PACKET } = NdisStatus;
 
@@ -179,11 +184,46 @@ export class SaLayout {
 
 /** The most SA elements one NBL can use: two bundles (OffloadHandle, TunnelHandle) of two each. */
 const MAX_ELEMENTS = 4;
+/** A batch is completed once it holds this many frames (or NBLs). */
+const BATCH_FRAMES = 256;
 
 /**
- * Everything the send path reuses across the NBLs of one call: the outcome, the IP layers and
- * bundle layouts of the frame at hand, the NBL's output frames (held back until every NET_BUFFER
- * succeeded, contract D10) and its per-SA counts (applied only when the NBL succeeds).
+ * One NBL processed and waiting for the end of its batch: its outcome, its frames
+ * (`SendWork.frames[frameStart, frameEnd)`) and its per-SA counts, applied only if it succeeds
+ * (contract D10). Records are reused from batch to batch.
+ */
+export class NblRecord {
+  nbl: NetBufferList | null = null;
+  lsoRaw = 0;
+  status: number = NDIS_STATUS_SUCCESS;
+  reason = '';
+  checksumSeedMismatches = 0;
+  unprocessed = false;
+  tcpPayload = 0;
+  primaryBundle: SaBundle | null = null;
+  tunnelBundle: SaBundle | null = null;
+  frameStart = 0;
+  frameEnd = 0;
+  readonly elements: (SaElement | null)[] = new Array<SaElement | null>(MAX_ELEMENTS).fill(null);
+  readonly packets: Float64Array = new Float64Array(MAX_ELEMENTS);
+  readonly bytes: Float64Array = new Float64Array(MAX_ELEMENTS);
+
+  /** Adds the NBL's counts to the SAs' counters (called once, when the NBL succeeded). */
+  commitCounts(): void {
+    for (let i = 0; i < MAX_ELEMENTS; i++) {
+      const element = this.elements[i];
+      if (element === null) continue;
+      element.counters.packets += this.packets[i];
+      element.counters.bytes += this.bytes[i];
+    }
+  }
+}
+
+/**
+ * Everything the send path reuses across NBLs: the outcome, the IP layers and bundle layouts of
+ * the frame at hand, and the batch — the frames of the NBLs processed so far (held back until
+ * every NET_BUFFER of their NBL succeeded, contract D10, and until their ESP seals ran), one
+ * {@link NblRecord} per NBL, and the deferred seals. A `SendWork` is reused from call to call.
  */
 export class SendWork {
   readonly outcome: Outcome = new Outcome();
@@ -209,18 +249,44 @@ export class SendWork {
   readonly primary: SaLayout = new SaLayout(this.outer);
   /** The TunnelHandle bundle's layout. */
   readonly tunnel: SaLayout = new SaLayout(this.outer);
-  /** The frames of the NBL at hand, in order. */
+  /** The frames of the batch, in order (each NBL's are a range of its record). */
   readonly frames: Uint8Array[] = [];
   /** TCP payload bytes of the NBL at hand (LsoV1TransmitComplete.TcpPayload, D11). */
   tcpPayload = 0;
+  /** The NBL's LSO request (slot 2), decoded. */
+  readonly lso: LsoRequest = { version: 1, mss: 0, tcpHeaderOffset: 0, ipv6: false };
+  /** Where frames are built (the miniport's transmit memory). */
+  readonly slab: TxSlab;
+  /** ESP seals deferred to the end of the batch (only with a batch engine). */
+  readonly seals: SealQueue = new SealQueue();
+  /** The batch's NBLs, `recordCount` of them in use. */
+  readonly records: NblRecord[] = [];
+  recordCount = 0;
+  #frameMark = 0;
+  #sealMark = 0;
   readonly #elements: (SaElement | null)[] = new Array<SaElement | null>(MAX_ELEMENTS).fill(null);
   readonly #packets = new Float64Array(MAX_ELEMENTS);
   readonly #bytes = new Float64Array(MAX_ELEMENTS);
 
+  constructor(slab: TxSlab) {
+    this.slab = slab;
+  }
+
+  /** The index the NBL at hand will have among the batch's records (owner of its seals). */
+  get recordIndex(): number {
+    return this.recordCount;
+  }
+
+  /** True when the batch should be completed before the next NBL. */
+  get batchFull(): boolean {
+    return this.frames.length >= BATCH_FRAMES || this.recordCount >= BATCH_FRAMES;
+  }
+
   /** Starts a new NBL: no frames, no counts, success. */
   beginNbl(): void {
     this.outcome.reset();
-    this.frames.length = 0;
+    this.#frameMark = this.frames.length;
+    this.#sealMark = this.seals.count;
     this.tcpPayload = 0;
     this.primaryBundle = null;
     this.tunnelBundle = null;
@@ -230,21 +296,56 @@ export class SendWork {
     this.#bytes.fill(0);
   }
 
+  /**
+   * Ends the NBL at hand: a failed NBL loses its frames and queued seals (nothing of it is sent,
+   * D10); either way it gets a record, to be completed in order with the batch.
+   */
+  park(nbl: NetBufferList, lsoRaw: number): NblRecord {
+    const o = this.outcome;
+    if (!o.ok) {
+      this.frames.length = this.#frameMark;
+      this.seals.truncate(this.#sealMark);
+    }
+    if (this.recordCount === this.records.length) this.records.push(new NblRecord());
+    const r = this.records[this.recordCount++];
+    r.nbl = nbl;
+    r.lsoRaw = lsoRaw;
+    r.status = o.status;
+    r.reason = o.reason;
+    r.checksumSeedMismatches = o.checksumSeedMismatches;
+    r.unprocessed = this.unprocessed;
+    r.tcpPayload = this.tcpPayload;
+    r.primaryBundle = this.primaryBundle;
+    r.tunnelBundle = this.tunnelBundle;
+    r.frameStart = this.#frameMark;
+    r.frameEnd = this.frames.length;
+    for (let i = 0; i < MAX_ELEMENTS; i++) {
+      r.elements[i] = this.#elements[i];
+      r.packets[i] = this.#packets[i];
+      r.bytes[i] = this.#bytes[i];
+    }
+    return r;
+  }
+
+  /** Forgets the batch (its records have been completed). */
+  endBatch(): void {
+    for (let i = 0; i < this.recordCount; i++) {
+      const r = this.records[i];
+      r.nbl = null;
+      r.primaryBundle = null;
+      r.tunnelBundle = null;
+      r.elements.fill(null);
+    }
+    this.recordCount = 0;
+    this.frames.length = 0;
+    this.seals.truncate(0);
+  }
+
   /** Notes that the frame at hand carries `layout`'s headers over an IP packet of `ipBytes` bytes. */
   countLayout(layout: SaLayout, ipBytes: number): void {
     const base = layout.role === 'tunnel' ? 2 : 0;
     if (layout.ah !== null) this.#count(base + layout.ahIndex, layout.ah, ipBytes);
     if (layout.esp !== null) this.#count(base + layout.espIndex, layout.esp, ipBytes);
-  }
-
-  /** Adds the NBL's counts to the SAs' counters (called once, when the NBL succeeded). */
-  commitCounts(): void {
-    for (let i = 0; i < MAX_ELEMENTS; i++) {
-      const element = this.#elements[i];
-      if (element === null) continue;
-      element.counters.packets += this.#packets[i];
-      element.counters.bytes += this.#bytes[i];
-    }
   }
 
   #count(slot: number, element: SaElement, ipBytes: number): void {

@@ -1,0 +1,141 @@
+/**
+ * @module
+ * The send path's transmit memory and its batched ESP sealing (issue 6: "a data path without
+ * per-packet allocation … frame buffers from pools, views instead of copies, LSO segments written
+ * straight into their output buffers, batches of NBLs per call"; "one call seals … a batch of
+ * packets of one SA in place").
+ *
+ * - {@link TxSlab}: the NIC's transmit buffers. A frame is a view carved from a large chunk, so
+ *   building a frame costs a copy into memory that already exists, not a new ArrayBuffer per
+ *   frame. A chunk is never handed out twice: the Link owns a transmitted frame for good, exactly
+ *   as before (a consumer may keep it), and a fresh chunk is zero-filled, which LSO relies on for
+ *   the zeroed ICV field (D1).
+ *   Model: a hardware NIC recycles a fixed ring of transmit buffers once the wire has taken a
+ *   frame; we hand the memory to the Link instead and let the garbage collector take a chunk back
+ *   when no frame in it is referenced. One chunk holds about 180 frames of 1,400 bytes.
+ * - {@link SealQueue}: ESP seals deferred to the end of a batch of NBLs, then run as one native
+ *   `sealBatch` per SA and chunk (src/crypto/native-esp.ts). Only a seal that nothing else in the
+ *   frame depends on is deferred (no AH over it, no UDP checksum over it, no tunnel SA around it:
+ *   protect.ts decides); everything else seals at once, as does every SA on the node:crypto
+ *   engine, which has no batch call.
+ */
+import type { BatchEspTransform } from '../crypto/native-esp.ts';
+import type { EspTransform } from '../crypto/transform.ts';
+
+/** Bytes per transmit chunk. */
+const CHUNK_BYTES = 256 * 1024;
+/** Frame starts are 8-byte aligned in a chunk. */
+const ALIGN = 8;
+
+/** The NIC's transmit memory: zero-filled frame buffers carved from large chunks. */
+export class TxSlab {
+  #chunk = new Uint8Array(0);
+  #used = 0;
+
+  /** A zero-filled buffer of `length` bytes that was never handed out before. */
+  take(length: number): Uint8Array {
+    let at = (this.#used + ALIGN - 1) & ~(ALIGN - 1);
+    if (at + length > this.#chunk.length) {
+      this.#chunk = new Uint8Array(Math.max(CHUNK_BYTES, length));
+      at = 0;
+    }
+    this.#used = at + length;
+    return this.#chunk.subarray(at, at + length);
+  }
+}
+
+/** True when `t` seals batches in one call (the native engine). */
+export function isBatchTransform(t: EspTransform): t is BatchEspTransform {
+  return typeof (t as Partial<BatchEspTransform>).sealBatch === 'function';
+}
+
+/**
+ * ESP packets waiting to be sealed, in the order the send path built them. Entry i is
+ * `buffers[i]` bytes [offsets[i], offsets[i] + lengths[i]) for `transforms[i]` with the sequence
+ * number high half `highs[i]`, on behalf of NBL record `owners[i]`.
+ */
+export class SealQueue {
+  #transforms: (BatchEspTransform | null)[] = [];
+  #buffers: (ArrayBufferLike | null)[] = [];
+  #offsets = new Uint32Array(256);
+  #lengths = new Uint32Array(256);
+  #highs = new Uint32Array(256);
+  #owners = new Int32Array(256);
+  #count = 0;
+
+  /** Number of packets waiting. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /**
+   * Queues `frame[start, end)` — an ESP packet whose IV field is already written for CBC (D6) —
+   * to be sealed with `high` as the sequence number's high half (D3).
+   */
+  add(
+    transform: BatchEspTransform,
+    frame: Uint8Array,
+    start: number,
+    end: number,
+    high: number,
+    owner: number
+  ): void {
+    const i = this.#count;
+    if (i === this.#offsets.length) this.#grow();
+    this.#transforms[i] = transform;
+    this.#buffers[i] = frame.buffer;
+    this.#offsets[i] = frame.byteOffset + start;
+    this.#lengths[i] = end - start;
+    this.#highs[i] = high;
+    this.#owners[i] = owner;
+    this.#count = i + 1;
+  }
+
+  /** Forgets the packets queued after the first `mark` (their NBL failed: nothing is sealed). */
+  truncate(mark: number): void {
+    for (let i = mark; i < this.#count; i++) {
+      this.#transforms[i] = null;
+      this.#buffers[i] = null;
+    }
+    this.#count = Math.min(this.#count, mark);
+  }
+
+  /**
+   * Seals every queued packet: one `sealBatch` per run of packets with the same SA in the same
+   * chunk. A run that throws (it cannot, for packets the send path checked; defensive) reports
+   * each owner of the run to `failed`, whose NBLs then fail instead of sending plaintext.
+   */
+  flush(failed: (owner: number) => void): void {
+    const n = this.#count;
+    let i = 0;
+    while (i < n) {
+      const transform = this.#transforms[i]!;
+      const buffer = this.#buffers[i]!;
+      let j = i + 1;
+      while (j < n && this.#transforms[j] === transform && this.#buffers[j] === buffer) j++;
+      try {
+        transform.sealBatch(
+          new Uint8Array(buffer),
+          this.#offsets.subarray(i, j),
+          this.#lengths.subarray(i, j),
+          this.#highs.subarray(i, j),
+          j - i,
+          true
+        );
+      } catch {
+        for (let k = i; k < j; k++) failed(this.#owners[k]);
+      }
+      i = j;
+    }
+    this.truncate(0);
+  }
+
+  #grow(): void {
+    const size = this.#offsets.length * 2;
+    const grow = <T extends Uint32Array | Int32Array>(a: T, b: T): T => (b.set(a), b);
+    this.#offsets = grow(this.#offsets, new Uint32Array(size));
+    this.#lengths = grow(this.#lengths, new Uint32Array(size));
+    this.#highs = grow(this.#highs, new Uint32Array(size));
+    this.#owners = grow(this.#owners, new Int32Array(size));
+  }
+}
