@@ -36,37 +36,112 @@ export function rates(packets: number, payloadBytes: number, ns: bigint): Measur
   };
 }
 
+/**
+ * The clock slices are timed with: 'wall' (process.hrtime, the default) or 'cpu' (user + system
+ * CPU time of this process, process.cpuUsage): on a machine busy with other work, CPU time counts
+ * only what this process spent, so rates stay comparable from run to run.
+ */
+export type Clock = 'wall' | 'cpu';
+let clockNs: () => bigint = () => process.hrtime.bigint();
+
+/** Selects the clock for every later measurement. */
+export function useClock(clock: Clock): void {
+  clockNs =
+    clock === 'wall'
+      ? () => process.hrtime.bigint()
+      : () => {
+          const u = process.cpuUsage();
+          return BigInt(u.user + u.system) * 1000n;
+        };
+}
+
+/** Now, in nanoseconds, on the selected clock. */
+export function now(): bigint {
+  return clockNs();
+}
+
 /** Slices a timed run is cut into; the median slice is reported (robust to GC and noisy neighbours). */
-export const SLICES = 5;
+export const SLICES = 9;
 
 /**
  * Runs `round` for `warmupMs`, then for at least `budgetMs` (whole rounds) in {@link SLICES}
  * separately timed slices, and returns the rates of the median slice with the slices' spread.
  */
 export function measure(round: Round, budgetMs = 1000, warmupMs = 300): Measurement {
-  const warmEnd = process.hrtime.bigint() + BigInt(warmupMs) * 1_000_000n;
-  do round();
-  while (process.hrtime.bigint() < warmEnd);
-  const slice = (BigInt(budgetMs) * 1_000_000n) / BigInt(SLICES);
+  warm(round, warmupMs);
+  const sliceNs = (BigInt(budgetMs) * 1_000_000n) / BigInt(SLICES);
   const done: Measurement[] = [];
+  for (let s = 0; s < SLICES; s++) done.push(slice(round, sliceNs));
+  return median(done);
+}
+
+/** A case and its reference, measured in interleaved slices. */
+export interface PairMeasurement {
+  readonly result: Measurement;
+  readonly reference: Measurement;
+  /** The median over slice pairs of case Gbit/s ÷ reference Gbit/s. */
+  readonly ratio: number;
+}
+
+/**
+ * Measures `round` and `reference` in {@link SLICES} pairs of slices, one right after the other
+ * (after a warm-up of each), so both see the same machine: a noisy neighbour slows both sides
+ * of a pair alike and the ratio stays put. Each side reports its median slice; the ratio is the
+ * median of the per-pair ratios.
+ */
+export function measurePair(
+  round: Round,
+  reference: Round,
+  budgetMs = 1000,
+  warmupMs = 300
+): PairMeasurement {
+  warm(round, warmupMs / 2);
+  warm(reference, warmupMs / 2);
+  const sliceNs = (BigInt(budgetMs) * 1_000_000n) / BigInt(SLICES);
+  const mine: Measurement[] = [];
+  const theirs: Measurement[] = [];
+  const ratios: number[] = [];
   for (let s = 0; s < SLICES; s++) {
-    let packets = 0;
-    let payloadBytes = 0;
-    const start = process.hrtime.bigint();
-    let now: bigint;
-    do {
-      const r = round();
-      packets += r.packets;
-      payloadBytes += r.payloadBytes;
-      now = process.hrtime.bigint();
-    } while (now - start < slice);
-    done.push(rates(packets, payloadBytes, now - start));
+    const a = slice(round, sliceNs);
+    const b = slice(reference, sliceNs);
+    mine.push(a);
+    theirs.push(b);
+    ratios.push(a.gbitPerSecond / b.gbitPerSecond);
   }
+  ratios.sort((x, y) => x - y);
+  return { result: median(mine), reference: median(theirs), ratio: ratios[SLICES >> 1] };
+}
+
+function warm(round: Round, ms: number): void {
+  const end = process.hrtime.bigint() + BigInt(Math.round(ms)) * 1_000_000n;
+  do round();
+  while (process.hrtime.bigint() < end);
+}
+
+/**
+ * Whole rounds for at least `ns` nanoseconds of wall time, timed as one slice on the selected
+ * clock (read only at the slice's start and end: reading CPU time is a system call).
+ */
+function slice(round: Round, ns: bigint): Measurement {
+  let packets = 0;
+  let payloadBytes = 0;
+  const start = clockNs();
+  const end = process.hrtime.bigint() + ns;
+  do {
+    const r = round();
+    packets += r.packets;
+    payloadBytes += r.payloadBytes;
+  } while (process.hrtime.bigint() < end);
+  return rates(packets, payloadBytes, clockNs() - start);
+}
+
+/** The median slice by packets/s, with the spread of all slices. */
+function median(done: Measurement[]): Measurement {
   done.sort((a, b) => a.packetsPerSecond - b.packetsPerSecond);
-  const median = done[SLICES >> 1];
+  const m = done[done.length >> 1];
   const spread =
-    (done[SLICES - 1].packetsPerSecond - done[0].packetsPerSecond) / median.packetsPerSecond;
-  return { ...median, spread };
+    (done[done.length - 1].packetsPerSecond - done[0].packetsPerSecond) / m.packetsPerSecond;
+  return { ...m, spread };
 }
 
 /** `openssl speed -evp aes-128-gcm` at one block size, or null when openssl is absent or fails. */

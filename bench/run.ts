@@ -7,8 +7,10 @@
  *
  * Flags: `--json` (JSON instead of the table), `--sas N` (SA add / many-SA send: N bundles,
  * default 100,000), `--ms N` (time budget per case, default 1000), `--only TEXT` (cases whose name
- * contains TEXT). `IPSECOV2_ENGINE=js` runs the
- * miniport on node:crypto for comparison (the reference then is not available).
+ * contains TEXT), `--clock cpu` (time slices by this process's CPU time instead of wall time: for
+ * a busy machine). `IPSECOV2_ENGINE=js` runs the miniport on node:crypto for comparison (the
+ * reference then is not available). A send case and its reference are measured in interleaved
+ * slices, so both see the same machine (harness.ts `measurePair`).
  */
 import os from 'node:os';
 import v8 from 'node:v8';
@@ -33,7 +35,19 @@ import { chooseMss } from '../src/transport/mss.ts';
 import { addSaEntry, type SaDescription } from '../src/transport/sa-entry.ts';
 import * as ethernet from '../src/wire/ethernet.ts';
 import * as ipv4 from '../src/wire/ipv4.ts';
-import { fmt, measure, opensslSpeed, rates, SLICES, table, type Measurement } from './harness.ts';
+import {
+  fmt,
+  measure,
+  measurePair,
+  opensslSpeed,
+  rates,
+  SLICES,
+  table,
+  now,
+  useClock,
+  type Measurement,
+  type Round,
+} from './harness.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Options and fixtures.
@@ -51,6 +65,11 @@ const BUDGET_MS = flag('--ms', 1000);
 const ONLY = argv.includes('--only') ? (argv.at(argv.indexOf('--only') + 1) ?? '') : '';
 const want = (name: string): boolean => ONLY === '' || name.includes(ONLY);
 const SA_COUNT = flag('--sas', 100_000);
+const CLOCK = argv.includes('--clock') ? argv.at(argv.indexOf('--clock') + 1) : 'wall';
+if (CLOCK !== 'wall' && CLOCK !== 'cpu') {
+  throw new Error(`--clock: expected wall or cpu, got ${String(CLOCK)}`);
+}
+useClock(CLOCK);
 const MTU = 1500;
 /** NBLs per send round (one chain, one MiniportSendNetBufferLists call). */
 const CHAIN = 256;
@@ -237,11 +256,12 @@ function refPackets(sa: SaDescription, protectedBytes: number): RefPackets {
 }
 
 /** Native sealBatch throughput for packets protecting `protectedBytes`, `payload` of them data. */
+/** A round of the native reference: REF_BATCH packets per sealBatch call; `end` frees the SA. */
 function nativeSeal(
   sa: SaDescription,
   protectedBytes: number,
   payload: number
-): Measurement | null {
+): { round: Round; end: () => void } | null {
   if (nativeAddon() === null) return null;
   const r = referenceSa(sa);
   const esp = createNativeEsp({
@@ -253,12 +273,15 @@ function nativeSeal(
     random: seededRandom(9),
   });
   const p = refPackets(r, protectedBytes);
-  const m = measure(() => {
-    esp.sealBatch(p.buffer, p.offsets, p.lengths, p.highs, REF_BATCH);
-    return { packets: REF_BATCH, payloadBytes: REF_BATCH * payload };
-  }, BUDGET_MS);
-  esp.destroy();
-  return m;
+  return {
+    round: () => {
+      esp.sealBatch(p.buffer, p.offsets, p.lengths, p.highs, REF_BATCH);
+      return { packets: REF_BATCH, payloadBytes: REF_BATCH * payload };
+    },
+    end: () => {
+      esp.destroy();
+    },
+  };
 }
 
 /** Native openBatch throughput (the copy that restores the sealed packets is subtracted). */
@@ -316,10 +339,12 @@ function row(
   result: Measurement | null,
   reference: Measurement | null,
   referenceName: string,
-  note = ''
+  note = '',
+  pairRatio: number | null = null
 ): void {
   const ratio =
-    result !== null && reference !== null ? result.gbitPerSecond / reference.gbitPerSecond : null;
+    pairRatio ??
+    (result !== null && reference !== null ? result.gbitPerSecond / reference.gbitPerSecond : null);
   const r = { name, payload, result, reference, referenceName, ratio, note };
   rows.push(r);
   if (!JSON_OUT) process.stderr.write(`  done: ${name}\n`);
@@ -342,7 +367,12 @@ interface SendCase {
  * CHAIN pre-built NBLs (sequence numbers 1, 2, …), re-sent as one chain per round; returns the
  * measurement (packets = frames on the wire) and what the reference should protect per packet.
  */
-function sendPath(c: SendCase): { m: Measurement; protectedBytes: number; segPayload: number } {
+function sendPath(c: SendCase): {
+  round: Round;
+  protectedBytes: number;
+  segPayload: number;
+  check: () => void;
+} {
   const n = c.nic ?? nic();
   const src = c.tunnel ? GA4 : A4;
   const dst = c.tunnel ? GB4 : B4;
@@ -383,7 +413,7 @@ function sendPath(c: SendCase): { m: Measurement; protectedBytes: number; segPay
     }
   }
   const lsoRaw = nbls.map(getLso);
-  const m = measure(() => {
+  const round: Round = () => {
     for (let i = 0; i < chain; i++) {
       nbls[i].next = i + 1 < chain ? nbls[i + 1] : null;
       if (c.lso) setLso(nbls[i], lsoRaw[i]); // the completion overwrote slot 2
@@ -391,20 +421,35 @@ function sendPath(c: SendCase): { m: Measurement; protectedBytes: number; segPay
     const before = n.frames;
     n.mp.sendNetBufferLists(nbls[0]);
     return { packets: n.frames - before, payloadBytes: chain * c.payload };
-  }, BUDGET_MS);
-  if (n.failed > 0) throw new Error(`send path: ${n.failed} NBLs failed (${n.lastFailure})`);
+  };
+  const check = (): void => {
+    if (n.failed > 0) throw new Error(`send path: ${n.failed} NBLs failed (${n.lastFailure})`);
+  };
   const inner = c.tunnel ? 20 : 0;
   return c.lso
-    ? { m, protectedBytes: 20 + mss, segPayload: mss }
-    : { m, protectedBytes: inner + 20 + c.payload, segPayload: c.payload };
+    ? { round, check, protectedBytes: 20 + mss, segPayload: mss }
+    : { round, check, protectedBytes: inner + 20 + c.payload, segPayload: c.payload };
 }
 
+/** One send row: the case and its native reference measured in interleaved slices. */
 function sendRow(name: string, c: SendCase, refName: string): void {
   if (!want(name)) return;
-  const { m, protectedBytes, segPayload } = sendPath(c);
+  const { round, check, protectedBytes, segPayload } = sendPath(c);
   const ref = nativeSeal(c.sas[0], protectedBytes, segPayload);
+  let m: Measurement;
+  let refM: Measurement | null = null;
+  let ratio: number | null = null;
+  if (ref === null) m = measure(round, BUDGET_MS);
+  else {
+    const pair = measurePair(round, ref.round, BUDGET_MS);
+    ref.end();
+    m = pair.result;
+    refM = pair.reference;
+    ratio = pair.ratio;
+  }
+  check();
   const note = c.lso ? `${fmt(m.packets / (m.payloadBytes / c.payload), 1)} frames per send` : '';
-  row(name, c.payload, m, ref, ref === null ? 'n/a (no addon)' : refName, note);
+  row(name, c.payload, m, refM, ref === null ? 'n/a (no addon)' : refName, note, ratio);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -454,9 +499,9 @@ function receivePath(payload: number, total: number): Measurement {
     receiveFrames(rx, frames.slice(i, Math.min(i + batch, warm)));
   const slices: Uint8Array[][] = [];
   for (let i = warm; i < total; i += batch) slices.push(frames.slice(i, i + batch));
-  const start = process.hrtime.bigint();
+  const start = now();
   for (const s of slices) receiveFrames(rx, s);
-  const ns = process.hrtime.bigint() - start;
+  const ns = now() - start;
   const snap = rx.counters.snapshot();
   const bad = Object.entries(snap).filter(([k]) => /fail|drop|replay|error/i.test(k));
   if (indicated !== total || bad.length > 0) {
@@ -515,7 +560,7 @@ function saAdd(total: number): SaAdd {
     baseAddress: 0x10_0000n,
   };
   const before = usedBytes();
-  const start = process.hrtime.bigint();
+  const start = now();
   for (let first = 0; first < total; first += BATCH) {
     for (let i = 0; i < BATCH; i++) {
       dv.setUint32(spiAt[i], 0x100_0000 + first + i, false);
@@ -525,7 +570,7 @@ function saAdd(total: number): SaAdd {
     if (r.status !== NdisStatus.NDIS_STATUS_SUCCESS) throw new Error(statusName(r.status));
     for (let i = 0; i < BATCH; i++) readAddSaHandle(bytes, entryOffsets[i], 'x64');
   }
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const seconds = Number(now() - start) / 1e9;
   const bytesPerSa = (usedBytes() - before) / total;
   return { count: total, perSecond: total / seconds, bytesPerSa, nic: n };
 }
@@ -590,15 +635,20 @@ function main(): void {
   let add: SaAdd | null = null;
   if (want('SA add') || want(manyName)) {
     add = saAdd(SA_COUNT);
+    // The same case on a fresh miniport with 1 SA, in interleaved slices with the big table.
     const many = sendPath({ sas: [GCM], payload: 1400, nic: add.nic });
-    const one = rows.find((r) => r.name === 'send ESP AES-GCM-128 transport IPv4 1400 B');
+    const one = sendPath({ sas: [GCM], payload: 1400 });
+    const pair = measurePair(many.round, one.round, BUDGET_MS);
+    many.check();
+    one.check();
     row(
       manyName,
       1400,
-      many.m,
-      one?.result ?? null,
+      pair.result,
+      pair.reference,
       'the same case with 1 SA',
-      SA_COUNT < 1_000_000 ? '1,000,000: --sas 1000000' : ''
+      SA_COUNT < 1_000_000 ? '1,000,000: --sas 1000000' : '',
+      pair.ratio
     );
   }
 

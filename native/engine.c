@@ -12,12 +12,22 @@
  * Modes (src/crypto/esp.ts has the RFC references):
  *   0 NULL + HMAC, 1 CBC [+ HMAC], 2 AEAD (AES-GCM, ChaCha20-Poly1305), 3 NULL + AES-GMAC.
  * Open results: 0 ok, 1 icv-mismatch, 2 bad-length.
+ *
+ * AH (RFC 4302) has its own SA kind: `authCreate` keys one HMAC (HMAC-MD5/SHA-1/SHA-2 as the
+ * two hash states after the key's ipad and opad blocks, RFC 2104 §2, copied per packet: no
+ * allocation, no provider dispatch) or one AES-GCM EVP_CIPHER_CTX (AES-GMAC, RFC 4543 §4: keyed
+ * once, only the nonce reset); `authCompute`/`authVerify` take one prepared ICV input (wire/ah
+ * icvInput) and only typed arrays and numbers, so a per-packet call stays cheap. The ESN high
+ * half is appended after the ICV input (RFC 4302 §2.5.1; for GMAC it ends the AAD, §4).
  */
 #include <node_api.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/md5.h>
 #include <openssl/opensslv.h>
+#include <openssl/sha.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,12 +35,117 @@
 
 enum { MODE_NULL = 0, MODE_CBC = 1, MODE_AEAD = 2, MODE_GMAC = 3 };
 enum { R_OK = 0, R_MISMATCH = 1, R_BAD_LENGTH = 2 };
+enum { KIND_ESP = 0, KIND_AH = 1 };
+enum { AUTH_HMAC = 0, AUTH_GMAC = 1 };
+
+/*
+ * HMAC (RFC 2104 §2) over the hash functions' own states: H(K ^ opad, H(K ^ ipad, text)). The
+ * states after absorbing the one block K ^ ipad and K ^ opad are kept; a packet copies them
+ * (a struct copy) instead of HMAC_Init_ex's provider context duplication.
+ */
+enum { H_MD5 = 0, H_SHA1 = 1, H_SHA256 = 2, H_SHA384 = 3, H_SHA512 = 4 };
+typedef union {
+  MD5_CTX md5;
+  SHA_CTX sha1;
+  SHA256_CTX sha256;
+  SHA512_CTX sha512; /* also SHA-384 */
+} HashState;
+typedef struct {
+  int hash;      /* H_* */
+  size_t block;  /* input block bytes: 64, or 128 for SHA-384/512 */
+  size_t digest; /* output bytes */
+  HashState inner, outer;
+} RawHmac;
+
+static void hash_init(int hash, HashState *s) {
+  switch (hash) {
+    case H_MD5: MD5_Init(&s->md5); break;
+    case H_SHA1: SHA1_Init(&s->sha1); break;
+    case H_SHA256: SHA256_Init(&s->sha256); break;
+    case H_SHA384: SHA384_Init(&s->sha512); break;
+    default: SHA512_Init(&s->sha512); break;
+  }
+}
+static void hash_update(int hash, HashState *s, const uint8_t *p, size_t n) {
+  switch (hash) {
+    case H_MD5: MD5_Update(&s->md5, p, n); break;
+    case H_SHA1: SHA1_Update(&s->sha1, p, n); break;
+    case H_SHA256: SHA256_Update(&s->sha256, p, n); break;
+    default: SHA512_Update(&s->sha512, p, n); break; /* SHA384_Update is SHA512_Update */
+  }
+}
+static void hash_final(int hash, HashState *s, uint8_t *md) {
+  switch (hash) {
+    case H_MD5: MD5_Final(md, &s->md5); break;
+    case H_SHA1: SHA1_Final(md, &s->sha1); break;
+    case H_SHA256: SHA256_Final(md, &s->sha256); break;
+    case H_SHA384: SHA384_Final(md, &s->sha512); break;
+    default: SHA512_Final(md, &s->sha512); break;
+  }
+}
+
+/* The hash of a digest name as node:crypto spells it, or -1. */
+static int hash_by_name(const char *name, size_t *block, size_t *digest) {
+  static const struct { const char *name; int hash; size_t block, digest; } T[] = {
+      {"md5", H_MD5, 64, 16},          /* RFC 1321 */
+      {"sha1", H_SHA1, 64, 20},        /* FIPS 180-4 */
+      {"sha256", H_SHA256, 64, 32},    /* FIPS 180-4 */
+      {"sha384", H_SHA384, 128, 48},   /* FIPS 180-4 */
+      {"sha512", H_SHA512, 128, 64},   /* FIPS 180-4 */
+  };
+  for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
+    if (strcmp(name, T[i].name) == 0) {
+      *block = T[i].block;
+      *digest = T[i].digest;
+      return T[i].hash;
+    }
+  }
+  return -1;
+}
+
+/* Keys `h` (hash, block, digest set): RFC 2104 §2 steps (1)–(2) for the ipad and opad blocks. */
+static void raw_hmac_key(RawHmac *h, const uint8_t *key, size_t key_len) {
+  uint8_t k[128], pad[128];
+  memset(k, 0, sizeof k);
+  if (key_len > h->block) { /* RFC 2104 §2: a longer key is hashed first */
+    HashState s;
+    hash_init(h->hash, &s);
+    hash_update(h->hash, &s, key, key_len);
+    hash_final(h->hash, &s, k);
+    OPENSSL_cleanse(&s, sizeof s);
+  } else if (key_len) {
+    memcpy(k, key, key_len);
+  }
+  for (size_t i = 0; i < h->block; i++) pad[i] = k[i] ^ 0x36;
+  hash_init(h->hash, &h->inner);
+  hash_update(h->hash, &h->inner, pad, h->block);
+  for (size_t i = 0; i < h->block; i++) pad[i] = k[i] ^ 0x5c;
+  hash_init(h->hash, &h->outer);
+  hash_update(h->hash, &h->outer, pad, h->block);
+  OPENSSL_cleanse(k, sizeof k);
+  OPENSSL_cleanse(pad, sizeof pad);
+}
+
+/* HMAC(text ‖ [tail]) into md (h->digest bytes). */
+static void raw_hmac(const RawHmac *h, const uint8_t *text, size_t len, const uint8_t *tail,
+                     size_t tail_len, uint8_t *md) {
+  HashState s = h->inner;
+  if (len) hash_update(h->hash, &s, text, len);
+  if (tail_len) hash_update(h->hash, &s, tail, tail_len);
+  hash_final(h->hash, &s, md);
+  s = h->outer;
+  hash_update(h->hash, &s, md, h->digest);
+  hash_final(h->hash, &s, md);
+  OPENSSL_cleanse(&s, sizeof s);
+}
 
 typedef struct {
-  int mode;
+  int kind; /* KIND_ESP (createSa) or KIND_AH (authCreate) */
+  int mode; /* ESP: MODE_*; AH: AUTH_* */
   int icv_len, iv_len, block, pad_align, esn;
   EVP_CIPHER_CTX *enc, *dec;
   HMAC_CTX *hmac;
+  RawHmac *raw; /* AH HMAC */
   uint8_t salt[4];
   uint8_t *scratch;
   size_t scratch_len;
@@ -55,6 +170,10 @@ static void sa_free_contents(Sa *sa) {
   if (sa->enc) EVP_CIPHER_CTX_free(sa->enc);
   if (sa->dec) EVP_CIPHER_CTX_free(sa->dec);
   if (sa->hmac) HMAC_CTX_free(sa->hmac);
+  if (sa->raw) {
+    OPENSSL_cleanse(sa->raw, sizeof *sa->raw); /* the keyed ipad/opad states */
+    free(sa->raw);
+  }
   if (sa->scratch) {
     OPENSSL_cleanse(sa->scratch, sa->scratch_len);
     free(sa->scratch);
@@ -62,6 +181,7 @@ static void sa_free_contents(Sa *sa) {
   OPENSSL_cleanse(sa->salt, sizeof sa->salt);
   sa->enc = sa->dec = NULL;
   sa->hmac = NULL;
+  sa->raw = NULL;
   sa->scratch = NULL;
   sa->scratch_len = 0;
   sa->destroyed = 1;
@@ -374,6 +494,11 @@ static int get_batch(napi_env env, napi_value *argv, const char *where, Batch *b
     napi_throw_type_error(env, NULL, msg);
     return 0;
   }
+  if (b->sa->kind != KIND_ESP) {
+    snprintf(msg, sizeof msg, "%s: expected an ESP SA, got an AH SA from authCreate()", where);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
+  }
   if (!typed(env, argv[1], napi_uint8_array, (void **)&b->buf, &b->buf_len) ||
       !typed(env, argv[2], napi_uint32_array, (void **)&b->off, &n_off) ||
       !typed(env, argv[3], napi_uint32_array, (void **)&b->len, &n_len) ||
@@ -443,12 +568,264 @@ static napi_value open_(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- AH (RFC 4302): one keyed context per SA, one ICV input per call ---- */
+
+/*
+ * authCreate(mode, name, key, salt, icvLen, esn) -> External
+ *   mode AUTH_HMAC: name is the digest ("sha256"), key the HMAC key, salt empty;
+ *   mode AUTH_GMAC: name is the GCM cipher ("aes-128-gcm"), key the AES key, salt 4 bytes
+ *   (RFC 4543 §5.4: the salt is the last 4 bytes of the SA's keying material; the caller splits).
+ */
+static napi_value auth_create(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 6) return throw_type(env, "engine.authCreate: expected 6 arguments");
+  uint32_t mode, icv_len;
+  bool esn;
+  char name[64];
+  size_t n;
+  void *key, *salt;
+  size_t key_len, salt_len;
+  if (!get_u32(env, argv[0], &mode) || mode > AUTH_GMAC)
+    return throw_type(env, "engine.authCreate: expected mode 0 (HMAC) or 1 (GMAC)");
+  if (napi_get_value_string_utf8(env, argv[1], name, sizeof name, &n) != napi_ok)
+    return throw_type(env, "engine.authCreate: expected name as a string");
+  if (!typed(env, argv[2], napi_uint8_array, &key, &key_len) ||
+      !typed(env, argv[3], napi_uint8_array, &salt, &salt_len))
+    return throw_type(env, "engine.authCreate: expected key and salt as Uint8Arrays");
+  if (!get_u32(env, argv[4], &icv_len) || napi_get_value_bool(env, argv[5], &esn) != napi_ok)
+    return throw_type(env, "engine.authCreate: expected icvLen as a number and esn as a boolean");
+  if (key_len == 0 || icv_len == 0 || icv_len > 64 ||
+      (mode == AUTH_GMAC && (salt_len != 4 || icv_len != 16)) ||
+      (mode == AUTH_HMAC && salt_len != 0))
+    return throw_range(env, "engine.authCreate: key, salt or icvLen out of range");
+
+  Sa *sa = (Sa *)calloc(1, sizeof(Sa));
+  if (!sa) return throw_range(env, "engine.authCreate: out of memory");
+  sa->kind = KIND_AH;
+  sa->mode = (int)mode;
+  sa->icv_len = (int)icv_len;
+  sa->iv_len = mode == AUTH_GMAC ? 8 : 0; /* RFC 4543 §4: the IV is eight octets */
+  sa->esn = esn ? 1 : 0;
+  const char *fail = NULL;
+  if (mode == AUTH_HMAC) {
+    size_t block, digest;
+    int hash = hash_by_name(name, &block, &digest);
+    if (hash < 0) fail = "engine.authCreate: digest not available";
+    else if (icv_len > digest) fail = "engine.authCreate: icv longer than digest";
+    else if (!(sa->raw = (RawHmac *)calloc(1, sizeof(RawHmac))))
+      fail = "engine.authCreate: out of memory";
+    else {
+      sa->raw->hash = hash;
+      sa->raw->block = block;
+      sa->raw->digest = digest;
+      raw_hmac_key(sa->raw, key, key_len);
+    }
+  } else {
+    memcpy(sa->salt, salt, 4);
+    const EVP_CIPHER *c = EVP_get_cipherbyname(name);
+    if (!c) fail = "engine.authCreate: cipher not available";
+    else if (EVP_CIPHER_mode(c) != EVP_CIPH_GCM_MODE) fail = "engine.authCreate: not a GCM cipher";
+    else if ((size_t)EVP_CIPHER_key_length(c) != key_len) fail = "engine.authCreate: key length";
+    else {
+      sa->enc = EVP_CIPHER_CTX_new();
+      if (!sa->enc || !key_cipher(sa->enc, c, key, 1, 1, 0))
+        fail = "engine.authCreate: cipher init failed";
+    }
+  }
+  if (fail) {
+    sa_free_contents(sa);
+    free(sa);
+    return throw_range(env, fail);
+  }
+  napi_value ext;
+  if (napi_create_external(env, sa, sa_finalize, NULL, &ext) != napi_ok) {
+    sa_free_contents(sa);
+    free(sa);
+    return NULL;
+  }
+  return ext;
+}
+
+/* The ICV of data ‖ [seqHigh] into out (icv_len bytes); 1 on success, 0 on an OpenSSL failure. */
+static int auth_icv(Sa *sa, const uint8_t *data, size_t len, uint32_t high, const uint8_t *iv,
+                    uint8_t *out) {
+  uint8_t h[4];
+  put_be32(h, high);
+  if (sa->mode == AUTH_HMAC) {
+    uint8_t md[64];
+    raw_hmac(sa->raw, data, len, h, sa->esn ? 4 : 0, md); /* RFC 4302 §2.5.1: ‖ seqHigh */
+    memcpy(out, md, (size_t)sa->icv_len);                 /* RFC 2104 §5: the leftmost bytes */
+    OPENSSL_cleanse(md, sizeof md);
+    return 1;
+  }
+  uint8_t nonce[12], fin[16];
+  int n = 0, m = 0;
+  memcpy(nonce, sa->salt, 4); /* RFC 4543 §3.2: nonce = salt ‖ IV */
+  memcpy(nonce + 4, iv, 8);
+  if (!EVP_EncryptInit_ex(sa->enc, NULL, NULL, NULL, nonce)) return 0;
+  /* RFC 4543 §4: AAD = the RFC 4302 authenticated data (‖ seqHigh with ESN); no plaintext. */
+  if (len > INT_MAX) return 0;
+  if (len && !EVP_EncryptUpdate(sa->enc, NULL, &n, data, (int)len)) return 0;
+  if (sa->esn && !EVP_EncryptUpdate(sa->enc, NULL, &n, h, 4)) return 0;
+  if (!EVP_EncryptFinal_ex(sa->enc, fin, &m)) return 0;
+  return EVP_CIPHER_CTX_ctrl(sa->enc, EVP_CTRL_AEAD_GET_TAG, 16, out) > 0;
+}
+
+/* A live AH SA from argv[0], else a TypeError naming `where` (and NULL). */
+static Sa *get_auth_sa(napi_env env, napi_value v, const char *where) {
+  char msg[160];
+  Sa *sa = get_sa(env, v);
+  const char *why = NULL;
+  if (!sa) why = "expected an SA";
+  else if (sa->destroyed) why = "expected a live SA, got one ended by destroySa()";
+  else if (sa->kind != KIND_AH) why = "expected an AH SA, got an ESP SA from createSa()";
+  if (!why) return sa;
+  snprintf(msg, sizeof msg, "%s: %s", where, why);
+  napi_throw_type_error(env, NULL, msg);
+  return NULL;
+}
+
+/* A Uint8Array's data and length (no napi_is_typedarray: the info call refuses the rest). */
+static int bytes_arg(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  napi_typedarray_type t;
+  napi_value ab;
+  size_t off;
+  void *d = NULL;
+  if (napi_get_typedarray_info(env, v, &t, len, &d, &ab, &off) != napi_ok) return 0;
+  *data = (uint8_t *)d;
+  return t == napi_uint8_array;
+}
+
+/* The iv argument: null (length 0) or a Uint8Array. */
+static int iv_arg(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  napi_valuetype vt;
+  if (napi_typeof(env, v, &vt) != napi_ok) return 0;
+  if (vt == napi_null || vt == napi_undefined) {
+    *data = NULL;
+    *len = 0;
+    return 1;
+  }
+  return bytes_arg(env, v, data, len);
+}
+
+typedef struct {
+  Sa *sa;
+  uint8_t *data, *iv, *icv;
+  size_t data_len, iv_len, icv_len;
+  uint32_t high;
+} AuthCall;
+
+/* (sa, data: Uint8Array, seqHigh: number, iv: Uint8Array | null, icv: Uint8Array) */
+static int get_auth_call(napi_env env, napi_callback_info info, const char *where, AuthCall *c) {
+  char msg[160];
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
+  if (argc < 5) {
+    snprintf(msg, sizeof msg, "%s: expected 5 arguments, got %zu", where, argc);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
+  }
+  c->sa = get_auth_sa(env, argv[0], where);
+  if (!c->sa) return 0;
+  if (!bytes_arg(env, argv[1], &c->data, &c->data_len) || !get_u32(env, argv[2], &c->high) ||
+      !iv_arg(env, argv[3], &c->iv, &c->iv_len) ||
+      !bytes_arg(env, argv[4], &c->icv, &c->icv_len)) {
+    snprintf(msg, sizeof msg,
+             "%s: expected (sa, Uint8Array, seqHigh, Uint8Array | null, Uint8Array)", where);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
+  }
+  if (c->data_len > INT_MAX) {
+    snprintf(msg, sizeof msg, "%s: expected at most %d data bytes, got %zu", where, INT_MAX,
+             c->data_len);
+    napi_throw_range_error(env, NULL, msg);
+    return 0;
+  }
+  return 1;
+}
+
+/* authCompute(sa, data, seqHigh, iv | null, out): writes the ICV into out (icvLen bytes). */
+static napi_value auth_compute(napi_env env, napi_callback_info info) {
+  AuthCall c;
+  if (!get_auth_call(env, info, "engine.authCompute", &c)) return NULL;
+  if (c.icv_len != (size_t)c.sa->icv_len || c.iv_len != (size_t)c.sa->iv_len)
+    return throw_range(env, "engine.authCompute: out or iv does not fit the SA");
+  if (!auth_icv(c.sa, c.data, c.data_len, c.high, c.iv, c.icv))
+    return throw_range(env, "engine.authCompute: OpenSSL failed");
+  return NULL;
+}
+
+/* authVerify(sa, data, seqHigh, iv | null, icv) -> 0 ok, 1 icv-mismatch, 2 bad-length. */
+static napi_value auth_verify(napi_env env, napi_callback_info info) {
+  AuthCall c;
+  if (!get_auth_call(env, info, "engine.authVerify", &c)) return NULL;
+  int r = R_BAD_LENGTH; /* packet bytes: a wrong length is a value, never a throw */
+  if (c.icv_len == (size_t)c.sa->icv_len && c.iv_len == (size_t)c.sa->iv_len) {
+    uint8_t mac[EVP_MAX_MD_SIZE];
+    if (!auth_icv(c.sa, c.data, c.data_len, c.high, c.iv, mac))
+      return throw_range(env, "engine.authVerify: OpenSSL failed");
+    r = CRYPTO_memcmp(mac, c.icv, c.icv_len) == 0 ? R_OK : R_MISMATCH;
+    OPENSSL_cleanse(mac, sizeof mac);
+  }
+  napi_value v;
+  CHECK(napi_create_uint32(env, (uint32_t)r, &v));
+  return v;
+}
+
+/*
+ * sum16(buffer: Uint8Array, start, end, seed) -> number: seed + the sum of buffer[start, end) as
+ * big-endian 16-bit words, folded to 16 bits (RFC 1071 §4.1; an odd last byte is the high byte of
+ * a zero-padded word). Summed 32 bits at a time into a 64-bit accumulator in the machine's byte
+ * order and byte-swapped at the end when that order is little-endian (RFC 1071 §2(B), §2(C)).
+ */
+static napi_value sum16(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint8_t *buf;
+  size_t len;
+  uint32_t start, end, seed;
+  if (argc < 4 || !typed(env, argv[0], napi_uint8_array, (void **)&buf, &len) ||
+      !get_u32(env, argv[1], &start) || !get_u32(env, argv[2], &end) ||
+      !get_u32(env, argv[3], &seed))
+    return throw_type(env, "engine.sum16: expected (Uint8Array, start, end, seed)");
+  if (start > end || end > len) return throw_range(env, "engine.sum16: range outside the buffer");
+  const uint8_t *p = buf + start;
+  size_t n = end - start;
+  uint64_t acc = 0;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    uint32_t w;
+    memcpy(&w, p + i, 4);
+    acc += w;
+  }
+  /* Fold the 32-bit word sum to 16 bits (end-around carry), then into big-endian order. */
+  while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
+  const uint16_t probe = 1;
+  uint64_t sum = acc;
+  if (*(const uint8_t *)&probe == 1) sum = ((acc & 0xff) << 8) | (acc >> 8);
+  for (; i + 2 <= n; i += 2) sum += ((uint32_t)p[i] << 8) | p[i + 1];
+  if (i < n) sum += (uint32_t)p[i] << 8;
+  sum += seed;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  napi_value out;
+  CHECK(napi_create_uint32(env, (uint32_t)sum, &out));
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"createSa", NULL, create_sa, NULL, NULL, NULL, napi_enumerable, NULL},
       {"destroySa", NULL, destroy_sa, NULL, NULL, NULL, napi_enumerable, NULL},
       {"seal", NULL, seal, NULL, NULL, NULL, napi_enumerable, NULL},
       {"open", NULL, open_, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"authCreate", NULL, auth_create, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"authCompute", NULL, auth_compute, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"authVerify", NULL, auth_verify, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sum16", NULL, sum16, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   napi_value v;

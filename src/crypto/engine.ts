@@ -1,14 +1,15 @@
 /**
  * @module
- * Which crypto engine runs ESP (issue 6): the batched native addon (native/, N-API over the
+ * Which crypto engine runs ESP and AH (issue 6): the native addon (native/, N-API over the
  * OpenSSL that Node ships) when it was built and loads, else node:crypto. The addon is optional:
  * `npm install` tries to build it (scripts/build-native.mjs) and never fails without it; every
- * transform has byte-identical output on both engines (src/crypto/native-esp.test.ts).
+ * transform has byte-identical output on both engines (src/crypto/native-esp.test.ts,
+ * src/crypto/native-auth.test.ts).
  *
  * `IPSECOV2_ENGINE=js` forces node:crypto; `IPSECOV2_ENGINE=native` asks for the addon (a load
  * failure still falls back, and the reason says so).
  */
-import { createCipheriv } from 'node:crypto';
+import { createCipheriv, createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +50,40 @@ export interface NativeAddon {
     count: number,
     results: Uint8Array
   ): void;
+  /**
+   * Keys one AH SA (RFC 4302): mode 0 HMAC (`name` a digest such as 'sha256', `salt` empty),
+   * mode 1 AES-GMAC (`name` 'aes-128-gcm' …, `key` the AES key, `salt` its 4 bytes, RFC 4543
+   * §5.4). `destroySa` ends it.
+   */
+  authCreate(
+    mode: number,
+    name: string,
+    key: Uint8Array,
+    salt: Uint8Array,
+    icvLength: number,
+    esn: boolean
+  ): unknown;
+  /** Writes the ICV of `data` (‖ seqHigh with ESN) into `out`; `iv`: the GMAC IV, else null. */
+  authCompute(
+    sa: unknown,
+    data: Uint8Array,
+    seqHigh: number,
+    iv: Uint8Array | null,
+    out: Uint8Array
+  ): void;
+  /** Compares in constant time: 0 ok, 1 icv-mismatch, 2 bad-length (`icv` or `iv` length). */
+  authVerify(
+    sa: unknown,
+    data: Uint8Array,
+    seqHigh: number,
+    iv: Uint8Array | null,
+    icv: Uint8Array
+  ): number;
+  /**
+   * `seed` plus the sum of `buffer[start, end)` as big-endian 16-bit words, folded to 16 bits
+   * (RFC 1071): the checksum offload engine's sum, for the miniport's TCP/UDP checksums.
+   */
+  sum16(buffer: Uint8Array, start: number, end: number, seed: number): number;
 }
 
 /** The name of an engine, as `ipsecov2 doctor` prints it. */
@@ -58,6 +93,18 @@ export type EngineName = 'native' | 'node:crypto';
 const CANDIDATES: readonly string[] = [
   '../../../native/build/Release/engine.node',
   '../../native/build/Release/engine.node',
+];
+
+/** The functions a loaded addon must have; an older build without the AH ones is not used. */
+const FUNCTIONS: readonly string[] = [
+  'createSa',
+  'destroySa',
+  'seal',
+  'open',
+  'authCreate',
+  'authCompute',
+  'authVerify',
+  'sum16',
 ];
 
 interface Loaded {
@@ -82,7 +129,8 @@ function load(): Loaded {
   try {
     const require = createRequire(import.meta.url);
     const addon = require(path) as NativeAddon;
-    if (typeof addon.seal !== 'function' || typeof addon.createSa !== 'function') {
+    const table = addon as unknown as Record<string, unknown>;
+    if (FUNCTIONS.some((f) => typeof table[f] !== 'function')) {
       return { addon: null, reason: `native addon at ${path} lacks the expected functions` };
     }
     const failed = selfTest(addon);
@@ -96,10 +144,33 @@ function load(): Loaded {
 }
 
 /**
- * Seals one AES-128-GCM packet (ESN, IV = sequence number) with the addon and with node:crypto
- * and compares the bytes: an addon that loads but disagrees is not used. Null when they agree.
+ * Seals one AES-128-GCM packet (ESN, IV = sequence number) and computes one ESN HMAC-SHA-256-128
+ * AH ICV with the addon and with node:crypto and compares the bytes: an addon that loads but
+ * disagrees is not used. Null when they agree.
  */
 function selfTest(addon: NativeAddon): string | null {
+  return selfTestEsp(addon) ?? selfTestAuth(addon);
+}
+
+function selfTestAuth(addon: NativeAddon): string | null {
+  const key = Uint8Array.from({ length: 32 }, (_, i) => i * 13 + 1);
+  const data = Uint8Array.from({ length: 77 }, (_, i) => (i * 31 + 5) & 0xff);
+  const high = Uint8Array.of(0x89, 0xab, 0xcd, 0xef); // RFC 4302 §2.5.1: appended after the data
+  const want = createHmac('sha256', key).update(data).update(high).digest().subarray(0, 16);
+  const got = new Uint8Array(16);
+  try {
+    const sa = addon.authCreate(0, 'sha256', key, new Uint8Array(0), 16, true);
+    addon.authCompute(sa, data, 0x89abcdef, null, got);
+    addon.destroySa(sa);
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+  return got.every((b, i) => b === want[i])
+    ? null
+    : 'AH HMAC-SHA-256-128 output differs from node:crypto';
+}
+
+function selfTestEsp(addon: NativeAddon): string | null {
   const key = Uint8Array.from({ length: 16 }, (_, i) => i * 17);
   const salt = Uint8Array.of(0xca, 0xfe, 0xba, 0xbe);
   const packet = Uint8Array.from({ length: 8 + 8 + 36 + 16 }, (_, i) => (i * 29 + 3) & 0xff);
@@ -149,7 +220,7 @@ export function nativeAddon(): NativeAddon | null {
   return state().addon;
 }
 
-/** The engine ESP runs on: 'native' when the addon loaded, else 'node:crypto'. */
+/** The engine ESP and AH run on: 'native' when the addon loaded, else 'node:crypto'. */
 export function activeEngine(): EngineName {
   return state().addon === null ? 'node:crypto' : 'native';
 }

@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { nativeAddon } from '../crypto/engine.ts';
 import { encodeChecksumTransmit } from '../ndis/oob.ts';
 import { OffloadFlags } from '../ndis/oid.ts';
 import { NdisStatus } from '../ndis/status.ts';
@@ -15,7 +16,7 @@ import * as checksum from '../wire/checksum.ts';
 import { IpProtocol } from '../wire/ipv4.ts';
 import * as tcp from '../wire/tcp.ts';
 import * as udp from '../wire/udp.ts';
-import { fillIpv4HeaderChecksum, fillTransportChecksum, pseudoSum } from './csum.ts';
+import { fillIpv4HeaderChecksum, fillTransportChecksum, pseudoSum, sumRange } from './csum.ts';
 import { statusKey } from './datapath.ts';
 import {
   ADDR,
@@ -384,4 +385,35 @@ test('D13: a frame that is not IP goes out untouched; a checksum request on it i
   assert.deepEqual(sendOk(h, nblOf([arp])), arp);
   const h2 = harness();
   sendRefused(h2, nblOf([arp], { checksum: asks({ tcp: true }) }), 'csum-not-ip');
+});
+
+test('sumRange (native sum16 when the addon is loaded) folds to the byte-wise RFC 1071 sum', () => {
+  const addon = nativeAddon();
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 0, maxLength: 2000 }),
+      fc.nat(7),
+      fc.nat(),
+      fc.nat(),
+      fc.nat({ max: 0x3ffff }),
+      (data, shift, a, b, seed) => {
+        const bytes = new Uint8Array(data.length + 8).subarray(shift, shift + data.length);
+        bytes.set(data);
+        const start = data.length === 0 ? 0 : a % (data.length + 1);
+        const end = start + (data.length === 0 ? 0 : b % (data.length - start + 1));
+        const want = checksum.fold(checksum.sum16(bytes.subarray(start, end), seed));
+        assert.equal(checksum.fold(sumRange(bytes, start, end, seed)), want);
+        if (addon !== null) assert.equal(addon.sum16(bytes, start, end, seed), want);
+      }
+    ),
+    { numRuns: 400 }
+  );
+  if (addon !== null) {
+    // RFC 1071 §3 numerical example.
+    assert.equal(
+      addon.sum16(Uint8Array.of(0, 1, 0xf2, 3, 0xf4, 0xf5, 0xf6, 0xf7), 0, 8, 0),
+      0xddf2
+    );
+    assert.throws(() => addon.sum16(new Uint8Array(4), 2, 6, 0), RangeError);
+  }
 });

@@ -34,6 +34,7 @@
 import type { Offload } from '../ndis/caps.ts';
 import { ChecksumTransmit, getField } from '../ndis/oob.ts';
 import { OffloadFlags } from '../ndis/oid.ts';
+import { nativeAddon } from '../crypto/engine.ts';
 import * as checksum from '../wire/checksum.ts';
 import { IpProtocol } from '../wire/ipv4.ts';
 import type { CurrentConfig } from './config.ts';
@@ -78,7 +79,7 @@ export function fillTransportChecksum(
   frame[field] = 0;
   frame[field + 1] = 0;
   const seed = pseudoSum(frame, ipStart, version, protocol, end - start);
-  let c = checksum.finish(checksum.sum16(frame.subarray(start, end), seed));
+  let c = checksum.finish(sumRange(frame, start, end, seed));
   if (protocol === 17 && c === 0) c = 0xffff; // RFC 768: a computed 0 is sent as all ones
   frame[field] = c >>> 8;
   frame[field + 1] = c & 0xff;
@@ -110,19 +111,36 @@ export function finishFromSeed(
   );
   // One's complement: 0x0000 and 0xFFFF are the same number.
   const seedOk = seed === expected || (seed % 0xffff === 0 && expected % 0xffff === 0);
-  let c = checksum.finish(checksum.sum16(frame.subarray(start, end), seedHasLength ? 0 : length));
+  let c = checksum.finish(sumRange(frame, start, end, seedHasLength ? 0 : length));
   if (protocol === 17 && c === 0) c = 0xffff; // RFC 768: a computed 0 is sent as all ones
   frame[field] = c >>> 8;
   frame[field + 1] = c & 0xff;
   return seedOk;
 }
 
+/**
+ * The sum of `frame[start, end)` plus `seed` as RFC 1071 16-bit words, folded or not (callers
+ * fold): the native engine's `sum16` when it is loaded (the NIC's checksum engine, one call per
+ * segment), else wire/checksum's word-wise `sumRange`. Both give the same folded value
+ * (src/miniport/csum.test.ts).
+ */
+const native = nativeAddon();
+export const sumRange: (frame: Uint8Array, start: number, end: number, seed: number) => number =
+  native === null
+    ? checksum.sumRange
+    : (frame, start, end, seed) =>
+        end - start < 64
+          ? checksum.sumRange(frame, start, end, seed)
+          : native.sum16(frame, start, end, checksum.fold(seed));
+
 /** Writes the IPv4 header checksum of the header at `ipStart` (RFC 791 §3.1 over IHL × 4 bytes). */
 export function fillIpv4HeaderChecksum(frame: Uint8Array, ipStart: number): void {
-  const ihl = (frame[ipStart] & 15) * 4;
+  const end = ipStart + (frame[ipStart] & 15) * 4;
   frame[ipStart + 10] = 0;
   frame[ipStart + 11] = 0;
-  const c = checksum.finish(checksum.sum16(frame.subarray(ipStart, ipStart + ihl)));
+  let sum = 0; // RFC 1071 §4.1 over the header in place (no view per frame; IHL × 4 is even)
+  for (let i = ipStart; i < end; i += 2) sum += (frame[i] << 8) | frame[i + 1];
+  const c = checksum.finish(sum);
   frame[ipStart + 10] = c >>> 8;
   frame[ipStart + 11] = c & 0xff;
 }

@@ -191,10 +191,14 @@ export function segmentNetBuffer(
       pad = esp.padLengthFor(tcpLength + segmentLength, transform.padAlign);
       total += pad + esp.TRAILER_FIXED_LENGTH + transform.icvLength;
     }
-    const out = work.slab.take(total); // zero-filled: the ICV field starts as zeros (D1)
+    // Every byte of `out` is written below (transmit memory is not zeroed, tx-batch.ts).
+    const out = work.slab.take(total);
     out.set(data.subarray(0, dataStart));
     out.set(data.subarray(from, from + segmentLength), dataStart);
-    if (transform !== null) esp.writeTrailer(out, pad, IpProtocol.Tcp, tcpEnd);
+    if (transform !== null) {
+      const icvAt = tcpEnd + esp.writeTrailer(out, pad, IpProtocol.Tcp, tcpEnd);
+      out.fill(0, icvAt, total); // D1: the ICV field starts as zeros
+    }
 
     // The IP header of this segment.
     if (v4) {

@@ -37,7 +37,7 @@
  *   are part of the outer IP header chain.
  * - UDP-ESP per role: see {@link udpEncapsulated}.
  */
-import { encryptionInfo, type EncryptionName } from '../crypto/names.ts';
+import { ENCRYPTION_NAMES, encryptionInfo, type EncryptionName } from '../crypto/names.ts';
 import type { Offload } from '../ndis/caps.ts';
 import { Encapsulation, UdpEsp } from '../ndis/oid.ts';
 import * as ah from '../wire/ah.ts';
@@ -444,5 +444,10 @@ export function innerVersion(protocol: number): 4 | 6 {
 
 /** Whether an ESP element's transform takes a random IV (a CBC cipher, D6). */
 export function isCbc(encryption: EncryptionName | null): boolean {
-  return encryption !== null && encryptionInfo(encryption).blockSize > 1;
+  return encryption !== null && CBC_NAMES.has(encryption);
 }
+
+/** The block-cipher (CBC) encryption names, looked up once (the send path asks per packet). */
+const CBC_NAMES: ReadonlySet<EncryptionName> = new Set(
+  ENCRYPTION_NAMES.filter((name) => encryptionInfo(name).blockSize > 1)
+);

@@ -208,6 +208,20 @@ export class NblRecord {
   readonly packets: Float64Array = new Float64Array(MAX_ELEMENTS);
   readonly bytes: Float64Array = new Float64Array(MAX_ELEMENTS);
 
+  /** Whether `elements`/`packets`/`bytes` hold counts (to be cleared before reuse). */
+  counted = false;
+
+  /** Clears the counts for the next NBL. */
+  clearCounts(): void {
+    if (!this.counted) return;
+    for (let i = 0; i < MAX_ELEMENTS; i++) {
+      this.elements[i] = null;
+      this.packets[i] = 0;
+      this.bytes[i] = 0;
+    }
+    this.counted = false;
+  }
+
   /** Adds the NBL's counts to the SAs' counters (called once, when the NBL succeeded). */
   commitCounts(): void {
     for (let i = 0; i < MAX_ELEMENTS; i++) {
@@ -264,9 +278,8 @@ export class SendWork {
   recordCount = 0;
   #frameMark = 0;
   #sealMark = 0;
-  readonly #elements: (SaElement | null)[] = new Array<SaElement | null>(MAX_ELEMENTS).fill(null);
-  readonly #packets = new Float64Array(MAX_ELEMENTS);
-  readonly #bytes = new Float64Array(MAX_ELEMENTS);
+  /** The record of the NBL at hand (its per-SA counts are written straight into it). */
+  #record: NblRecord = new NblRecord();
 
   constructor(slab: TxSlab) {
     this.slab = slab;
@@ -291,14 +304,15 @@ export class SendWork {
     this.primaryBundle = null;
     this.tunnelBundle = null;
     this.unprocessed = false;
-    this.#elements.fill(null);
-    this.#packets.fill(0);
-    this.#bytes.fill(0);
+    if (this.recordCount === this.records.length) this.records.push(new NblRecord());
+    const r = this.records[this.recordCount];
+    r.clearCounts();
+    this.#record = r;
   }
 
   /**
    * Ends the NBL at hand: a failed NBL loses its frames and queued seals (nothing of it is sent,
-   * D10); either way it gets a record, to be completed in order with the batch.
+   * D10); either way its record joins the batch, to be completed in order.
    */
   park(nbl: NetBufferList, lsoRaw: number): NblRecord {
     const o = this.outcome;
@@ -306,8 +320,8 @@ export class SendWork {
       this.frames.length = this.#frameMark;
       this.seals.truncate(this.#sealMark);
     }
-    if (this.recordCount === this.records.length) this.records.push(new NblRecord());
-    const r = this.records[this.recordCount++];
+    const r = this.#record;
+    this.recordCount++;
     r.nbl = nbl;
     r.lsoRaw = lsoRaw;
     r.status = o.status;
@@ -319,23 +333,11 @@ export class SendWork {
     r.tunnelBundle = this.tunnelBundle;
     r.frameStart = this.#frameMark;
     r.frameEnd = this.frames.length;
-    for (let i = 0; i < MAX_ELEMENTS; i++) {
-      r.elements[i] = this.#elements[i];
-      r.packets[i] = this.#packets[i];
-      r.bytes[i] = this.#bytes[i];
-    }
     return r;
   }
 
-  /** Forgets the batch (its records have been completed). */
+  /** Forgets the batch (its records have been completed; they are reused as they are). */
   endBatch(): void {
-    for (let i = 0; i < this.recordCount; i++) {
-      const r = this.records[i];
-      r.nbl = null;
-      r.primaryBundle = null;
-      r.tunnelBundle = null;
-      r.elements.fill(null);
-    }
     this.recordCount = 0;
     this.frames.length = 0;
     this.seals.truncate(0);
@@ -349,8 +351,10 @@ export class SendWork {
   }
 
   #count(slot: number, element: SaElement, ipBytes: number): void {
-    this.#elements[slot] = element;
-    this.#packets[slot] += 1;
-    this.#bytes[slot] += ipBytes;
+    const r = this.#record;
+    r.counted = true;
+    r.elements[slot] = element;
+    r.packets[slot] += 1;
+    r.bytes[slot] += ipBytes;
   }
 }

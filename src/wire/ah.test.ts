@@ -5,6 +5,8 @@ import fc from 'fast-check';
 import * as ah from './ah.ts';
 import * as checksum from './checksum.ts';
 import { fromHex } from './bytes.ts';
+import { zeroMutableFields } from './mutable.ts';
+import type { Parsed } from './parsed.ts';
 import { assertCodecLaws, type Codec } from '../../tests/laws.ts';
 
 /** Hex with `//` comments to the end of each line. */
@@ -374,4 +376,131 @@ test('icvInput misuse throws RangeError', () => {
   packet.set(V4_PACKET);
   assert.throws(() => ah.icvInput(packet, shared.subarray(20), { icvLength: 12 }), /overlap/);
   assert.ok(ah.icvInput(packet, shared.subarray(V4_PACKET.length), { icvLength: 12 }).ok);
+});
+
+/**
+ * icvInput as it was before its allocation-free path: `mutable.zeroMutableFields` on a copy, then
+ * `parse` with the SA's sizes, then the ICV zeroed (RFC 4302 §3.3.3). Plain objects, for deepEqual.
+ */
+function icvInputOracle(
+  ipPacket: Uint8Array,
+  icvLength: number,
+  ivLength: number
+): Parsed<{ input: Uint8Array; ahOffset: number; icvOffset: number; icvLength: number }> {
+  const packet = ipPacket.slice();
+  const located = zeroMutableFields(packet);
+  if (!located.ok) return located;
+  const ahOffset = located.value.ahOffset;
+  const ipVersion = packet[0] >>> 4 === 4 ? 4 : 6;
+  const r = ah.parse(packet.subarray(ahOffset), { ipVersion, ivLength, icvLength });
+  if (!r.ok) {
+    return { ok: false, error: { ...r.error, offset: r.error.offset + ahOffset } };
+  }
+  const icvOffset = ahOffset + ah.FIXED_LENGTH + ivLength;
+  packet.fill(0, icvOffset, icvOffset + icvLength);
+  return { ok: true, value: { input: packet, ahOffset, icvOffset, icvLength } };
+}
+
+/** A plain result (fresh arrays, no shared objects) for comparing with the oracle. */
+function plain(r: Parsed<ah.IcvInput>): unknown {
+  return r.ok ? { ok: true, value: { ...r.value, input: r.value.input.slice() } } : r;
+}
+
+/** `arb` in one case of four, else null. */
+function rarely<T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | null> {
+  return fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: arb });
+}
+
+/**
+ * Packets the allocation-free path takes — IPv4 without options, IPv6 with Next Header AH — and
+ * near misses: random header bytes (TOS, flags, fragment fields, TTL, flow label), lengths that
+ * fit or not, Payload Len right or wrong, a version/IHL, protocol or Next Header byte changed.
+ */
+const plainPackets = fc
+  .record({
+    v6: fc.boolean(),
+    header: fc.uint8Array({ minLength: 40, maxLength: 40 }),
+    body: fc.uint8Array({ minLength: 0, maxLength: 120 }),
+    icvLength: fc.constantFrom(12, 16, 24, 32),
+    ivLength: fc.constantFrom(0, 0, 8),
+    payloadLen: rarely(fc.integer({ min: 0, max: 12 })),
+    totalSkew: fc.constantFrom(0, 0, 0, -1, 1, -30),
+    mutate: rarely(fc.tuple(fc.integer({ min: 0, max: 60 }), fc.nat(255))),
+    truncate: rarely(fc.nat(80)),
+  })
+  .map((c) => {
+    const ipLength = c.v6 ? 40 : 20;
+    const align = c.v6 ? 8 : 4;
+    const ahLength = Math.ceil((12 + c.ivLength + c.icvLength) / align) * align;
+    const packet = new Uint8Array(ipLength + ahLength + c.body.length);
+    packet.set(c.header.subarray(0, ipLength));
+    packet.set(c.body, ipLength + ahLength);
+    const ahAt = ipLength;
+    for (let i = 0; i < ahLength; i++) packet[ahAt + i] = (i * 37 + c.body.length) & 0xff;
+    packet[ahAt + 1] = c.payloadLen ?? ahLength / 4 - 2;
+    const total = packet.length + c.totalSkew;
+    if (c.v6) {
+      packet[0] = 0x60 | (packet[0] & 15);
+      packet[4] = ((total - 40) >> 8) & 0xff;
+      packet[5] = (total - 40) & 0xff;
+      packet[6] = 51;
+    } else {
+      packet[0] = 0x45;
+      packet[2] = (total >> 8) & 0xff;
+      packet[3] = total & 0xff;
+      packet[6] &= c.header[0] < 128 ? 0xc0 : 0xff; // mostly not a fragment
+      if (c.header[0] < 128) packet[7] = 0;
+      packet[9] = 51;
+    }
+    if (c.mutate !== null && c.mutate[0] < packet.length) packet[c.mutate[0]] = c.mutate[1];
+    const bytes = c.truncate === null ? packet : packet.subarray(0, c.truncate);
+    return { bytes, icvLength: c.icvLength, ivLength: c.ivLength };
+  });
+
+test('icvInput: the allocation-free path gives what zeroMutableFields + parse give', () => {
+  const scratch = new Uint8Array(400).fill(0xee);
+  let taken = 0;
+  const reasons = new Set<string>();
+  fc.assert(
+    fc.property(plainPackets, ({ bytes, icvLength, ivLength }) => {
+      const want = icvInputOracle(bytes, icvLength, ivLength);
+      const got = ah.icvInput(bytes, scratch, { icvLength, ivLength });
+      assert.deepEqual(plain(got), plain(want as Parsed<ah.IcvInput>));
+      if (got.ok) {
+        taken++;
+        assert.equal(got.value.input.buffer, scratch.buffer);
+        assert.equal(got.value.input.length, bytes.length);
+      } else {
+        reasons.add(`${got.error.layer}:${got.error.reason}`);
+      }
+    }),
+    { numRuns: 2000 }
+  );
+  assert.ok(taken > 500, `expected many packets to reach an ok result, got ${taken}`);
+  // The near misses reach the general path's verdicts, each layer's.
+  for (const reason of [
+    'ipv4:length-mismatch',
+    'ipv4:fragment',
+    'ipv6:length-mismatch',
+    'ah:truncated',
+    'ah:icv-length-mismatch',
+  ]) {
+    assert.ok(reasons.has(reason), `expected a near miss refused as ${reason}`);
+  }
+});
+
+test('icvInput: a call reuses the result of the last call with the same scratch', () => {
+  const scratch = new Uint8Array(100);
+  const a = ah.icvInput(V4_PACKET, scratch, { icvLength: 12 });
+  assert.ok(a.ok);
+  const b = ah.icvInput(V6_PACKET, scratch, { icvLength: 16 });
+  assert.ok(b.ok);
+  assert.equal(b, a, 'one result object per scratch');
+  assert.equal(b.value.ahOffset, 40);
+  assert.equal(b.value.icvOffset, 52);
+  assert.equal(b.value.input.length, V6_PACKET.length);
+  const c = ah.icvInput(V4_PACKET, new Uint8Array(100), { icvLength: 12 });
+  assert.ok(c.ok);
+  assert.notEqual(c, b, 'another scratch, another result');
+  assert.deepEqual(c.value.input, V4_ICV_INPUT);
 });

@@ -18,6 +18,7 @@
  * when known, the SA's IV and ICV lengths.
  */
 import { needRoom, needUint } from './bytes.ts';
+import { IpProtocol } from './ipv4.ts';
 import { zeroMutableFields } from './mutable.ts';
 import { malformed, ok, type Parsed } from './parsed.ts';
 
@@ -289,6 +290,19 @@ export interface IcvInput {
   readonly icvLength: number;
 }
 
+// RFC 791 §3.1 (IHL 5) and RFC 8200 §3: IP header lengths without options or extensions.
+const IPV4_HEADER_LENGTH = 20;
+const IPV6_HEADER_LENGTH = 40;
+
+/** The ok result {@link icvInput} reuses for one scratch buffer. */
+interface Slot {
+  readonly ok: true;
+  readonly value: { input: Uint8Array; ahOffset: number; icvOffset: number; icvLength: number };
+}
+
+/** One reusable result per scratch buffer: no per-packet allocation on the plain paths. */
+const slots = new WeakMap<Uint8Array, Slot>();
+
 /**
  * Copies the whole IP packet `ipPacket` into `scratch` and turns the copy into the input of the
  * AH ICV (RFC 4302 §3.3.3): mutable IP fields zeroed or predicted (`mutable.zeroMutableFields`,
@@ -297,6 +311,11 @@ export interface IcvInput {
  * input to the authentication algorithm (the IV)").
  * Failures come from the IP layers or from {@link parse} (offsets from the IP header). `scratch`
  * must not overlap `ipPacket`; the caller compares or writes the ICV at `icvOffset` in the original.
+ *
+ * The result views `scratch`, so the next call with the same `scratch` overwrites its bytes; that
+ * call may also reuse the result object itself. IPv4 without options and IPv6 whose Next Header
+ * is AH — the send path's packets — take a path that allocates nothing (the `input` view is made
+ * again only when the packet length changes); any other packet takes the general one.
  */
 export function icvInput(
   ipPacket: Uint8Array,
@@ -304,6 +323,7 @@ export function icvInput(
   options: IcvOptions
 ): Parsed<IcvInput> {
   const ivLength = options.ivLength ?? 0;
+  const icvLength = options.icvLength;
   needRoom('ah.icvInput', scratch, 0, ipPacket.length);
   if (
     scratch.buffer === ipPacket.buffer &&
@@ -314,25 +334,104 @@ export function icvInput(
       'ah.icvInput: expected a scratch buffer apart from the packet, got an overlap'
     );
   }
+  const ahOffset = plainAhOffset(ipPacket, icvLength, ivLength);
+  if (ahOffset < 0) return generalIcvInput(ipPacket, scratch, icvLength, ivLength);
+  const length = ipPacket.length;
+  scratch.set(ipPacket);
+  if (ahOffset === IPV4_HEADER_LENGTH) {
+    // RFC 4302 §3.3.3.1.1.1: DSCP and ECN, Flags, Fragment Offset, TTL, Header Checksum are zeroed.
+    scratch[1] = 0;
+    scratch[6] = 0;
+    scratch[7] = 0;
+    scratch[8] = 0;
+    scratch[10] = 0;
+    scratch[11] = 0;
+  } else {
+    // RFC 4302 §3.3.3.1.2.1: DSCP, ECN (the traffic class), Flow Label and Hop Limit are zeroed.
+    scratch[0] = 0x60;
+    scratch[1] = 0;
+    scratch[2] = 0;
+    scratch[3] = 0;
+    scratch[7] = 0;
+  }
+  const icvOffset = ahOffset + AUTHENTICATION_DATA + ivLength;
+  // RFC 4302 §3.3.3: the ICV "is set to zero for this computation".
+  scratch.fill(0, icvOffset, icvOffset + icvLength);
+  let slot = slots.get(scratch);
+  if (slot === undefined) {
+    slot = {
+      ok: true,
+      value: { input: scratch.subarray(0, length), ahOffset, icvOffset, icvLength },
+    };
+    slots.set(scratch, slot);
+    return slot;
+  }
+  const value = slot.value;
+  if (value.input.length !== length) value.input = scratch.subarray(0, length);
+  value.ahOffset = ahOffset;
+  value.icvOffset = icvOffset;
+  value.icvLength = icvLength;
+  return slot;
+}
+
+/**
+ * The AH offset (20 or 40) when `p` is an IPv4 packet without options or an IPv6 packet whose
+ * Next Header is AH, and it passes every check the general path makes (ipv4/ipv6 `parse`,
+ * `mutable.zeroMutableFields`, {@link parse} with the SA's sizes); else -1, and the general path
+ * gives the packet its verdict. Reads `p` only.
+ */
+function plainAhOffset(p: Uint8Array, icvLength: number, ivLength: number): number {
+  // Sizes the general path would refuse or throw for go there.
+  if (!Number.isInteger(icvLength) || !Number.isInteger(ivLength)) return -1;
+  if (icvLength < 0 || ivLength < 0 || icvLength + ivLength > MAX_LENGTH - FIXED_LENGTH - 8) {
+    return -1;
+  }
+  const length = p.length;
+  let ahOffset: number;
+  let align: number;
+  if (length >= IPV4_HEADER_LENGTH && p[0] === 0x45) {
+    // RFC 791 §3.1: version 4, IHL 5 (no options); Total Length from the header to what we hold.
+    const totalLength = (p[2] << 8) | p[3];
+    if (totalLength < IPV4_HEADER_LENGTH || totalLength > length) return -1;
+    if (p[9] !== IpProtocol.Ah) return -1;
+    // RFC 4302 §3.4.1: More Fragments or a Fragment Offset: the general path refuses it.
+    if ((p[6] & 0x3f) !== 0 || p[7] !== 0) return -1;
+    ahOffset = IPV4_HEADER_LENGTH;
+    align = 4;
+  } else if (length >= IPV6_HEADER_LENGTH && p[0] >>> 4 === 6) {
+    // RFC 8200 §3: Payload Length within what we hold; Next Header AH, no extension headers.
+    if (IPV6_HEADER_LENGTH + ((p[4] << 8) | p[5]) > length) return -1;
+    if (p[6] !== IpProtocol.Ah) return -1;
+    ahOffset = IPV6_HEADER_LENGTH;
+    align = 8;
+  } else {
+    return -1;
+  }
+  // {@link parse}: the fixed part present, Payload Len exactly the SA's planned length.
+  if (length - ahOffset < FIXED_LENGTH) return -1;
+  const headerLength = (p[ahOffset + PAYLOAD_LENGTH] + 2) * 4;
+  const planned = Math.ceil((FIXED_LENGTH + ivLength + icvLength) / align) * align;
+  if (headerLength !== planned || headerLength > length - ahOffset) return -1;
+  return ahOffset;
+}
+
+/** {@link icvInput} for any packet, through `mutable.zeroMutableFields` and {@link parse}. */
+function generalIcvInput(
+  ipPacket: Uint8Array,
+  scratch: Uint8Array,
+  icvLength: number,
+  ivLength: number
+): Parsed<IcvInput> {
   const packet = scratch.subarray(0, ipPacket.length);
   packet.set(ipPacket);
   const located = zeroMutableFields(packet);
   if (!located.ok) return located;
   const ahOffset = located.value.ahOffset;
   const ipVersion: IpVersion = packet[0] >>> 4 === 4 ? 4 : 6;
-  const ah = parse(packet.subarray(ahOffset), {
-    ipVersion,
-    ivLength,
-    icvLength: options.icvLength,
-  });
+  const ah = parse(packet.subarray(ahOffset), { ipVersion, ivLength, icvLength });
   if (!ah.ok) return malformed(ah.error.layer, ah.error.reason, ah.error.offset + ahOffset);
   const icvOffset = ahOffset + AUTHENTICATION_DATA + ivLength;
   // RFC 4302 §3.3.3: the ICV "is set to zero for this computation".
-  packet.fill(0, icvOffset, icvOffset + options.icvLength);
-  return ok({
-    input: packet,
-    ahOffset,
-    icvOffset,
-    icvLength: options.icvLength,
-  });
+  packet.fill(0, icvOffset, icvOffset + icvLength);
+  return ok({ input: packet, ahOffset, icvOffset, icvLength });
 }

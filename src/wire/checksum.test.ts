@@ -186,3 +186,43 @@ test('a real packet whose correct checksum is 0x0000 (ICMPv6 NS from Fuchsia net
   assert.equal(checksum.fold(checksum.sum16(message, seed)), 0xffff, 'sums to -0: valid');
   assert.equal(checksum.finish(checksum.sum16(message, seed)), 0x0000);
 });
+
+test('sumRange equals sum16 over the same window: any alignment, length, seed (RFC 1071 §2(B), §2(C))', () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 0, maxLength: 3000 }),
+      fc.nat(7),
+      fc.nat(),
+      fc.nat(),
+      fc.nat({ max: 0xfffff }),
+      (data, shift, a, b, seed) => {
+        // A buffer whose byteOffset is `shift`, so every alignment of the window occurs.
+        const backing = new Uint8Array(data.length + 8);
+        const bytes = backing.subarray(shift, shift + data.length);
+        bytes.set(data);
+        const start = data.length === 0 ? 0 : a % (data.length + 1);
+        const end = start + (data.length === 0 ? 0 : b % (data.length - start + 1));
+        const want = checksum.fold(checksum.sum16(bytes.subarray(start, end), seed));
+        assert.equal(checksum.fold(checksum.sumRange(bytes, start, end, seed)), want);
+        assert.equal(
+          checksum.finish(checksum.sumRange(bytes, start, end, seed)),
+          checksum.finish(checksum.sum16(bytes.subarray(start, end), seed))
+        );
+      }
+    ),
+    { numRuns: 500 }
+  );
+});
+
+test('sumRange: all-ones words and all-zero words fold as the byte-wise sum does', () => {
+  for (const fill of [0x00, 0xff, 0x80, 0x01]) {
+    for (const length of [32, 33, 64, 1400, 1401]) {
+      const bytes = new Uint8Array(length + 4).fill(fill).subarray(2);
+      assert.equal(
+        checksum.finish(checksum.sumRange(bytes, 0, length)),
+        checksum.finish(checksum.sum16(bytes.subarray(0, length))),
+        `fill ${fill}, length ${length}`
+      );
+    }
+  }
+});

@@ -33,6 +33,47 @@ export function sum16(bytes: Uint8Array, seed = 0): number {
   return sum;
 }
 
+/** True on a little-endian machine (the word-wise sum below reads 32-bit words natively). */
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+/** The last buffer `sumRange` viewed as 32-bit words, and that view (a chunk holds many frames). */
+let wordsOf: ArrayBufferLike | null = null;
+let words: Uint32Array = new Uint32Array(0);
+
+/**
+ * Returns `seed` plus the sum of `bytes[start, end)` as big-endian 16-bit words, unfolded: the
+ * same value as `sum16(bytes.subarray(start, end), seed)` after `fold`, without a view per call.
+ * Long ranges are summed 32 bits at a time in the machine's byte order and the folded result is
+ * byte-swapped — RFC 1071 §2(B): "the sum of 16-bit integers can be computed in either byte
+ * order" — and §2(C) ("parallel summation": a 32-bit word is two 16-bit words at once).
+ */
+export function sumRange(bytes: Uint8Array, start: number, end: number, seed = 0): number {
+  let sum = seed;
+  let i = start;
+  const at = bytes.byteOffset + start;
+  if (LITTLE_ENDIAN && end - start >= 32 && (at & 1) === 0) {
+    if ((at & 2) !== 0) {
+      sum += (bytes[i] << 8) | bytes[i + 1]; // up to the next 4-byte boundary
+      i += 2;
+    }
+    const buffer = bytes.buffer;
+    if (buffer !== wordsOf) {
+      words = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+      wordsOf = buffer;
+    }
+    const first = (bytes.byteOffset + i) >>> 2;
+    const count = (end - i) >>> 2;
+    let little = 0; // sum of little-endian 32-bit words: < 2^32 · count, exact in a double
+    for (let w = first; w < first + count; w++) little += words[w];
+    const folded = fold(little);
+    sum += ((folded & 0xff) << 8) | (folded >>> 8); // back to big-endian order, RFC 1071 §2(B)
+    i += count * 4;
+  }
+  const even = i + ((end - i) & ~1);
+  for (; i < even; i += 2) sum += (bytes[i] << 8) | bytes[i + 1];
+  if (i < end) sum += bytes[i] << 8; // RFC 1071 §4.1: "add left-over byte"
+  return sum;
+}
+
 /** Folds an unfolded sum to 16 bits by end-around carry (RFC 1071 §2(B)); the result is never above 0xffff. */
 export function fold(sum: number): number {
   // Division, not `>>> 16`: the sum may exceed 32 bits.
