@@ -247,3 +247,25 @@ test('run: the README command (node dist/src/cli/main.js run --out DIR) works as
     /^ipsecov2 run: .*package\.json: hosts: expected an object, got nothing/
   );
 });
+
+test('--version names the version and the active crypto engine (issue 6), forced by IPSECOV2_ENGINE', () => {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  const js = spawnSync(process.execPath, [main, '--version'], {
+    encoding: 'utf8',
+    env: { ...process.env, IPSECOV2_ENGINE: 'js' },
+  });
+  assert.equal(js.status, 0, js.stderr);
+  assert.equal(
+    js.stdout,
+    `ipsecov2 ${pkg.version}\ncrypto engine: node:crypto (IPSECOV2_ENGINE=js forces the node:crypto engine)\n`
+  );
+  const active = spawnSync(process.execPath, [main, '--version'], {
+    encoding: 'utf8',
+    env: { ...process.env, IPSECOV2_ENGINE: '' },
+  });
+  assert.equal(active.status, 0, active.stderr);
+  assert.match(
+    active.stdout,
+    /^ipsecov2 \d+\.\d+\.\d+\ncrypto engine: (native|node:crypto) \(.+\)\n$/
+  );
+});

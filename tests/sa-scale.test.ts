@@ -1,7 +1,7 @@
 /**
  * Issue 6 (scale): the SA table holds 1,000,000 bundles added through the real control path
- * (OID_TCP_TASK_IPSEC_OFFLOAD_V2_ADD_SA lists of 1,000 entries), finds each by handle and by
- * SPI + destination, costs at most 1 KiB of heap per SA, and creates no crypto context until a
+ * (OID_TCP_TASK_IPSEC_OFFLOAD_V2_ADD_SA lists of 1,000 entries), finds each by handle (bigint, and
+ * the u32 halves the send path reads) and by SPI + destination, costs at most 1 KiB of heap per SA, and creates no crypto context until a
  * packet is sent on an SA. With IPSECOV2_SCALE unset the test uses 100,000 bundles (CI time);
  * set it to run the full 1,000,000.
  */
@@ -120,6 +120,9 @@ test(`issue 6: ${TOTAL} ESP AES-GCM-128 bundles by ADD_SA; O(1) lookups, ≤ 1 K
     const n = seed % TOTAL;
     const bundle = mp.saTable.get(handles[n]);
     assert.ok(bundle !== undefined);
+    // The send path's lookup: the two u32 halves of the NBL's OffloadHandle slot, no bigint.
+    const h = handles[n];
+    assert.equal(mp.saTable.getByHalves(Number(h & 0xffff_ffffn), Number(h >> 32n)), bundle);
     assert.equal(bundle.inbound, inboundOf(n));
     assert.equal(bundle.elements[0].spi, n + 1);
     ddv.setUint32(0, destinationOf(n), false);

@@ -2,9 +2,11 @@
 /**
  * @module
  * The `ipsecov2` command: `ipsecov2 <command> [options]`, commands from `commands.ts`. Without a
- * command it runs the default job (today: `demo`).
+ * command it runs the default job, `run` on the embedded default scenario. `--version` names the
+ * crypto engine too (native addon or node:crypto, issue 6).
  */
 import { readFileSync } from 'node:fs';
+import { activeEngine, engineReason } from '../crypto/engine.ts';
 import { UsageError, type Io } from './command.ts';
 import { COMMANDS } from './commands.ts';
 
@@ -28,7 +30,7 @@ commands:
 ${lines.join('\n')}
 
   ipsecov2 <command> --help   the command's options
-  ipsecov2 --version          the version`;
+  ipsecov2 --version          the version and the active crypto engine`;
 }
 
 /** Runs the command line `argv` (without node and the script); returns the exit code. */
@@ -39,7 +41,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     return 0;
   }
   if (first === '--version') {
-    io.stdout(`ipsecov2 ${version()}\n`);
+    io.stdout(`ipsecov2 ${version()}\ncrypto engine: ${activeEngine()} (${engineReason()})\n`);
     return 0;
   }
   const named = argv.length > 0 && !first.startsWith('-');

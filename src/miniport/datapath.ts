@@ -185,11 +185,12 @@ function processNbl(
     } else {
       // D4, D9: a tunnel SA without a transport/tunnel OffloadHandle is malformed.
       if (!offloadSet) return o.invalid('tunnel-handle-without-offload-handle');
-      primary = mp.saTable.get(info.get(SLOT_IPSEC)) ?? null;
+      const table = mp.saTable;
+      primary = table.getByHalves(info.getU32(SLOT_IPSEC), info.getHighU32(SLOT_IPSEC)) ?? null;
       if (primary === null) return o.failure('unknown-handle');
       if (primary.inbound) return o.failure('inbound-handle');
       if (tunnelSet) {
-        tunnel = mp.saTable.get(info.get(SLOT_TUNNEL)) ?? null;
+        tunnel = table.getByHalves(info.getU32(SLOT_TUNNEL), info.getHighU32(SLOT_TUNNEL)) ?? null;
         if (tunnel === null) return o.failure('unknown-tunnel-handle');
         if (tunnel.inbound) return o.failure('inbound-tunnel-handle');
       }

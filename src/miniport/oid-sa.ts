@@ -16,6 +16,7 @@ import { decodeUpdateSa, UPDATE_SA, type UpdateSa } from '../ndis/updatesa.ts';
 import type { OidRequest, OidResult } from './ctrlpath.ts';
 import type { Miniport } from './miniport.ts';
 import { done, malformed, op, reject } from './oid-common.ts';
+import { sameBytes } from './sa-store.ts';
 import { KeyedSa, type Operation, type SaBundle, type SaElement } from './sa-table.ts';
 import { refuse, validateEntry, type ElementPlan, type Refusal } from './validate.ts';
 
@@ -27,9 +28,27 @@ const S = NdisStatus;
 
 type Admission = { readonly ok: true; readonly elements: readonly ElementPlan[] } | Refusal;
 
-/** The receive-lookup key of an inbound SA: protocol, SPI and destination (RFC 4301 §4.1). */
-function inboundKey(operation: Operation, spi: number, destination: Uint8Array): string {
-  return `${operation}:${spi}:${Array.from(destination, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+/** An inbound SA admitted earlier in the same request: the chain of those sharing an SPI slot. */
+interface Claim {
+  readonly operation: Operation;
+  readonly spi: number;
+  readonly destination: Uint8Array;
+  readonly next: Claim | undefined;
+}
+
+/** True when `claims` holds an inbound SA with this protocol, SPI and destination (RFC 4301 §4.1). */
+function claimed(
+  claims: ReadonlyMap<number, Claim>,
+  operation: Operation,
+  spi: number,
+  destination: Uint8Array
+): boolean {
+  for (let c = claims.get(spi & 0x3fff_ffff); c !== undefined; c = c.next) {
+    if (c.spi === spi && c.operation === operation && sameBytes(c.destination, destination)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 /**
@@ -40,60 +59,72 @@ function inboundKey(operation: Operation, spi: number, destination: Uint8Array):
  */
 function admit(mp: Miniport, entries: readonly AddSaBundle[]): Admission[] {
   let room = mp.saTable.capacity - mp.saTable.size;
-  const claimed = new Set<string>();
-  return entries.map((entry): Admission => {
+  const claims = new Map<number, Claim>();
+  const admissions: Admission[] = [];
+  for (const entry of entries) {
     const verdict = validateEntry(entry, mp.capabilities.IPsecV2, mp.config);
-    if (!verdict.ok) return verdict;
-    const keys: string[] = [];
-    if (entry.flags.inbound) {
-      for (const [i, e] of verdict.elements.entries()) {
-        const k = inboundKey(e.operation, e.spi, entry.dst);
-        if (claimed.has(k) || mp.saTable.findInbound(e.spi, e.operation, entry.dst)) {
-          return refuse(
-            'spi-in-use',
-            i,
-            `inbound ${e.operation} SPI 0x${e.spi.toString(16)} in use`
-          );
-        }
-        keys.push(k);
+    admissions.push(verdict.ok ? admitEntry(mp, entry, verdict, claims, room) : verdict);
+    if (admissions[admissions.length - 1].ok) room -= 1;
+  }
+  return admissions;
+}
+
+/** The table and capacity checks of one valid entry; claims its inbound SAs when admitted. */
+function admitEntry(
+  mp: Miniport,
+  entry: AddSaBundle,
+  verdict: Admission & { readonly ok: true },
+  claims: Map<number, Claim>,
+  room: number
+): Admission {
+  const elements = verdict.elements;
+  const inbound = entry.flags.inbound;
+  if (inbound) {
+    for (let i = 0; i < elements.length; i++) {
+      const e = elements[i];
+      if (
+        claimed(claims, e.operation, e.spi, entry.dst) ||
+        mp.saTable.findInbound(e.spi, e.operation, entry.dst)
+      ) {
+        return refuse('spi-in-use', i, `inbound ${e.operation} SPI 0x${e.spi.toString(16)} in use`);
       }
     }
-    if (room <= 0) {
-      return refuse('capacity', -1, `SaOffloadCapacity ${mp.saTable.capacity} reached`);
+  }
+  if (room <= 0) {
+    return refuse('capacity', -1, `SaOffloadCapacity ${mp.saTable.capacity} reached`);
+  }
+  if (inbound) {
+    for (const e of elements) {
+      const slot = e.spi & 0x3fff_ffff;
+      const next = claims.get(slot);
+      claims.set(slot, { operation: e.operation, spi: e.spi, destination: entry.dst, next });
     }
-    room -= 1;
-    for (const k of keys) claimed.add(k);
-    return verdict;
-  });
+  }
+  return verdict;
 }
 
 /**
- * One SA bundle: each SA keeps a copy of its keys and creates its transform on first use (issue 6;
- * KeyedSa). validate.ts has already checked what createEsp / createAuth would refuse (D5, D6).
- * The endpoints are the decoder's own copies.
+ * One SA bundle with the next handle: each SA keeps a copy of its keys and creates its transform
+ * on first use (issue 6; KeyedSa). validate.ts has already checked what createEsp / createAuth
+ * would refuse (D5, D6). The table keeps its own copies of the endpoints.
  */
-function createBundle(
-  mp: Miniport,
-  handle: bigint,
-  entry: AddSaBundle,
-  plans: readonly ElementPlan[]
-): SaBundle {
+function createBundle(mp: Miniport, entry: AddSaBundle, plans: readonly ElementPlan[]): SaBundle {
   const elements = plans.map((p): SaElement => new KeyedSa(p, mp.saTable, mp.random));
-  return {
-    handle,
-    inbound: entry.flags.inbound,
-    ipv6: entry.flags.ipv6,
-    source: entry.src,
-    destination: entry.dst,
-    udpEspEncapsulation: entry.udpEspEncapsulation,
-    elements,
-    inFlight: 0,
-  };
+  return mp.saTable.create(
+    {
+      inbound: entry.flags.inbound,
+      ipv6: entry.flags.ipv6,
+      source: entry.src,
+      destination: entry.dst,
+      udpEspEncapsulation: entry.udpEspEncapsulation,
+    },
+    elements
+  );
 }
 
 /**
  * Offloads the admitted entries: keys every bundle first, then inserts them all with fresh handles
- * (SaTable.nextHandle: non-zero, never reused) and returns the handles in entry order (0n for a
+ * (SaTable.create: non-zero, never reused) and returns the handles in entry order (0n for a
  * refused entry). The SAs copy their keys; the caller zeroes the decoded key buffers.
  */
 function commit(
@@ -103,14 +134,16 @@ function commit(
   admissions: readonly Admission[]
 ): bigint[] {
   const bundles = admissions.map((a, i) =>
-    a.ok ? createBundle(mp, mp.saTable.nextHandle(), entries[i], a.elements) : null
+    a.ok ? createBundle(mp, entries[i], a.elements) : null
   );
+  let offloaded = 0;
   const handles = bundles.map((b) => {
     if (b === null) return 0n;
     mp.saTable.insert(b);
-    mp.counters.add(`oid.${op(request)}.offloaded`);
+    offloaded += 1;
     return b.handle;
   });
+  if (offloaded > 0) mp.counters.add(`oid.${op(request)}.offloaded`, offloaded);
   return handles;
 }
 

@@ -131,28 +131,31 @@ export function validateEntry(
   if ((n !== 1 && n !== 2) || entry.secAssoc.length !== n) {
     return refuse('num-ext-hdrs', -1, `expected NumExtHdrs 1 or 2, got ${n}`);
   }
-  for (const [i, sa] of entry.secAssoc.entries()) {
-    if (sa.operation !== AH && sa.operation !== ESP) {
+  const secAssoc = entry.secAssoc;
+  for (let i = 0; i < n; i++) {
+    const operation = secAssoc[i].operation;
+    if (operation !== AH && operation !== ESP) {
       return refuse(
         'operation',
         i,
-        `expected Operation IPsecOffloadV2Ah (1) or IPsecOffloadV2Esp (2), got ${sa.operation}`
+        `expected Operation IPsecOffloadV2Ah (1) or IPsecOffloadV2Esp (2), got ${operation}`
       );
     }
   }
-  const ops = entry.secAssoc.map((sa) => sa.operation);
+  const first = secAssoc[0].operation;
+  const second = n === 2 ? secAssoc[1].operation : first;
   if (n === 2) {
     // Reference §1.11 (IPSEC_OFFLOAD_V2_ADD_SA): the array order is the processing order, and the
     // only combination is ESP (encryption) followed by AH (authentication) — D1 "ESP then AH".
-    if (ops[0] !== ESP || ops[1] !== AH) {
-      return refuse('ah-esp-order', -1, `expected SecAssoc [ESP, AH], got [${ops.join(', ')}]`);
+    if (first !== ESP || second !== AH) {
+      return refuse('ah-esp-order', -1, `expected SecAssoc [ESP, AH], got [${first}, ${second}]`);
     }
     if (!caps.AhEspCombined) {
       return refuse('ah-esp-combined', -1, 'expected AhEspCombined TRUE for an AH+ESP bundle');
     }
   }
-  const hasAh = ops.includes(AH);
-  const hasEsp = ops.includes(ESP);
+  const hasAh = first === AH || second === AH;
+  const hasEsp = first === ESP || second === ESP;
   if (hasAh && !caps.Ah) return refuse('ah-not-supported', -1, 'the NIC does not advertise Ah');
   if (hasEsp && !caps.Esp) return refuse('esp-not-supported', -1, 'the NIC does not advertise Esp');
   // OID_TCP_TASK_IPSEC_OFFLOAD_V2_ADD_SA: a request can fail because the configuration changed.
@@ -180,15 +183,20 @@ export function validateEntry(
     }
   }
   const elements: ElementPlan[] = [];
-  for (const [i, sa] of entry.secAssoc.entries()) {
+  for (let i = 0; i < n; i++) {
+    const sa = secAssoc[i];
     const plan = sa.operation === AH ? planAh(sa, i, entry, caps) : planEsp(sa, i, entry, caps);
-    if (!plan.ok) return plan;
-    elements.push(plan.plan);
+    if ('ok' in plan) return plan;
+    elements.push(plan);
   }
   return { ok: true, elements };
 }
 
-type Planned = { readonly ok: true; readonly plan: ElementPlan } | Refusal;
+/** An element's plan, or why it is refused (a Refusal is the one with `ok`). */
+type Planned = ElementPlan | Refusal;
+
+/** The key of an element without one (shared: a zero-length array has nothing to change). */
+const NO_KEY = new Uint8Array(0);
 
 /** Checks SPI and ESN, common to AH and ESP. */
 function common(sa: SecurityAssociation, i: number, caps: IpsecOffloadV2): Refusal | undefined {
@@ -275,18 +283,15 @@ function planAh(
   }
   const esn = (sa.flags & ESN_SA) !== 0;
   return {
-    ok: true,
-    plan: {
-      operation: 'ah',
-      spi: sa.spi >>> 0,
-      esn,
-      seqHigh: esn ? sa.sequenceNumberHighOrder >>> 0 : 0,
-      encryption: null,
-      integrity,
-      encryptionKey: new Uint8Array(0),
-      integrityKey: k,
-      icvLength: info.icvLength,
-    },
+    operation: 'ah',
+    spi: sa.spi >>> 0,
+    esn,
+    seqHigh: esn ? sa.sequenceNumberHighOrder >>> 0 : 0,
+    encryption: null,
+    integrity,
+    encryptionKey: NO_KEY,
+    integrityKey: k,
+    icvLength: info.icvLength,
   };
 }
 
@@ -338,7 +343,7 @@ function planEsp(
   }
   const encryptionKey = key(encAlg, enc.keyLength, encryption, i, entry.keyData);
   if (!(encryptionKey instanceof Uint8Array)) return encryptionKey;
-  let integrityKey: Uint8Array = new Uint8Array(0);
+  let integrityKey: Uint8Array = NO_KEY;
   let icvLength = integrity === null ? 0 : integrityInfo(integrity).icvLength;
   if (integrity !== null) {
     const k = key(authAlg, integrityInfo(integrity).keyLength, integrity, i, entry.keyData);
@@ -365,17 +370,14 @@ function planEsp(
   }
   const esn = (sa.flags & ESN_SA) !== 0;
   return {
-    ok: true,
-    plan: {
-      operation: 'esp',
-      spi: sa.spi >>> 0,
-      esn,
-      seqHigh: esn ? sa.sequenceNumberHighOrder >>> 0 : 0,
-      encryption,
-      integrity,
-      encryptionKey,
-      integrityKey,
-      icvLength,
-    },
+    operation: 'esp',
+    spi: sa.spi >>> 0,
+    esn,
+    seqHigh: esn ? sa.sequenceNumberHighOrder >>> 0 : 0,
+    encryption,
+    integrity,
+    encryptionKey,
+    integrityKey,
+    icvLength,
   };
 }

@@ -252,6 +252,8 @@ export function walkList<T>(
   const align = pointerSize(arch);
   const values: T[] = [];
   const spans: Span[] = [];
+  /** The furthest end of any entry read: an entry or a `Next` target at or past it touches none. */
+  let maxEnd = 0;
   let at = 0;
   for (;;) {
     if (bytes.length < at + spec.minSize)
@@ -266,7 +268,11 @@ export function walkList<T>(
     if (!entry.ok) return entry;
     const span: Span = { start: at, end: at + entry.value.span };
     const pointedFrom = spans.at(-1);
-    if (pointedFrom && spans.some((s) => s.start < span.end && span.start < s.end)) {
+    if (
+      pointedFrom &&
+      span.start < maxEnd &&
+      spans.some((s) => s.start < span.end && span.start < s.end)
+    ) {
       return fail(
         NdisStatus.NDIS_STATUS_INVALID_DATA,
         'Next',
@@ -275,6 +281,7 @@ export function walkList<T>(
       );
     }
     spans.push(span);
+    maxEnd = Math.max(maxEnd, span.end);
     values.push(entry.value.value);
 
     const nextAt = at + spec.nextOffset;
@@ -288,9 +295,9 @@ export function walkList<T>(
     }
     const target = Number(next - baseAddress);
     if (target === at) return invalid('pointer to itself');
-    if (spans.some((s) => s.start === target))
+    if (target < maxEnd && spans.some((s) => s.start === target))
       return invalid(`pointer to an earlier entry at 0x${hex(target)} (a cycle)`);
-    if (spans.some((s) => s.start < target && target < s.end)) {
+    if (target < maxEnd && spans.some((s) => s.start < target && target < s.end)) {
       return invalid(`pointer into an earlier entry, at 0x${hex(target)}`);
     }
     at = target;

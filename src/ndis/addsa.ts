@@ -176,7 +176,11 @@ export function decodeAddSaList(
 ): Decoded<AddSaEntry[]> {
   checkBase('decodeAddSaList', baseAddress, bytes.length, arch);
   const L = ADD_SA[arch];
-  return walkList<AddSaEntry>(bytes, baseAddress, arch, {
+  // The decoder's own copy, made once per list (issue 6: not one ArrayBuffer per key): every
+  // entry is read from it and every keyData is a view into it, so later writes to `bytes` (the
+  // OffloadHandles, the caller's next request) change no decoded entry.
+  const own = bytes.slice();
+  const decoded = walkList<AddSaEntry>(own, baseAddress, arch, {
     nextOffset: L.Next,
     minSize: L.SIZEOF_REVISION_1,
     type: ObjectType.NDIS_OBJECT_TYPE_DEFAULT,
@@ -185,20 +189,29 @@ export function decodeAddSaList(
     decodeEntry(dv, at) {
       const body = readBody(dv, at, L, arch);
       if (!body.ok) return body;
-      const { keyLength, ...bundle } = body.value;
-      const needed = at + L.KeyData + keyLength;
-      if (needed > bytes.length)
-        return tooShort('KeyLength', at + L.KeyLength, needed, bytes.length);
-      const keyData = bytes.slice(at + L.KeyData, needed);
+      const b = body.value;
+      const needed = at + L.KeyData + b.keyLength;
+      if (needed > own.length) return tooShort('KeyLength', at + L.KeyLength, needed, own.length);
+      const entry: AddSaEntry = {
+        numExtHdrs: b.numExtHdrs,
+        flags: b.flags,
+        src: b.src,
+        dst: b.dst,
+        udpEspEncapsulation: b.udpEspEncapsulation,
+        secAssoc: b.secAssoc,
+        keyData: own.subarray(at + L.KeyData, needed),
+        offloadHandle: b.offloadHandle,
+        entryOffset: at,
+      };
       return {
         ok: true,
-        value: {
-          value: { ...bundle, keyData, entryOffset: at },
-          span: Math.max(L.SIZEOF_REVISION_1, L.KeyData + keyLength),
-        },
+        value: { value: entry, span: Math.max(L.SIZEOF_REVISION_1, L.KeyData + b.keyLength) },
       };
     },
   });
+  // A list that does not decode gives no entries: no copy of a key outlives the call.
+  if (!decoded.ok) own.fill(0);
+  return decoded;
 }
 
 /** Reads the OffloadHandle of the entry at `entryOffset`. */
