@@ -162,6 +162,8 @@ function nic(saCapacity = 1024, keep?: Uint8Array[]): Nic {
   const mp = new Miniport({
     capabilities: { ...caps, IPsecV2: { ...caps.IPsecV2, SaOffloadCapacity: saCapacity } },
     link: {
+      // A counting sink (or a copy, for the receive case): the NIC recycles its transmit ring.
+      copies: true,
       transmit(frame: Uint8Array): void {
         n.frames++;
         if (keep !== undefined) keep.push(frame.slice());

@@ -62,16 +62,24 @@ export interface Harness {
 }
 
 /** A miniport (default capabilities unless given) with a recording Link and completion callback. */
-export function harness(capabilities?: Offload, seed = 1): Harness {
+export function harness(capabilities?: Offload, seed = 1, copies = false): Harness {
   const wire: Uint8Array[] = [];
   const completed: NetBufferList[] = [];
   const mp = new Miniport({
     ...(capabilities === undefined ? {} : { capabilities }),
-    link: {
-      transmit(frame: Uint8Array): void {
-        wire.push(frame);
-      },
-    },
+    // `copies`: the Link copies each frame, so the NIC recycles its transmit memory (Link.copies).
+    link: copies
+      ? {
+          copies: true,
+          transmit(frame: Uint8Array): void {
+            wire.push(frame.slice());
+          },
+        }
+      : {
+          transmit(frame: Uint8Array): void {
+            wire.push(frame);
+          },
+        },
     complete(nbl: NetBufferList): void {
       completed.push(nbl);
     },

@@ -84,9 +84,11 @@ const SLOT_IPSEC = NetBufferListInfo.IPsecOffloadV2NetBufferListInfo;
 const SLOT_TUNNEL = NetBufferListInfo.IPsecOffloadV2TunnelNetBufferListInfo;
 const SLOT_HEADER = NetBufferListInfo.IPsecOffloadV2HeaderNetBufferListInfo;
 
-/** The send path's reusable state of one miniport (a free list: a re-entrant call takes another). */
+/**
+ * The send path's reusable state of one miniport: a free list of SendWork (a re-entrant call from a
+ * completion or transmit callback takes another one, with its own transmit memory).
+ */
 interface SendState {
-  readonly slab: TxSlab;
   readonly free: SendWork[];
   readonly slots: SendSlots;
 }
@@ -107,7 +109,6 @@ function stateOf(mp: Miniport): SendState {
   if (s === undefined) {
     const c = mp.counters;
     s = {
-      slab: new TxSlab(),
       free: [],
       slots: {
         nbl: c.slot('send.nbl'),
@@ -133,7 +134,7 @@ function stateOf(mp: Miniport): SendState {
  */
 export function sendNetBufferLists(mp: Miniport, first: NetBufferList | null): void {
   const state = stateOf(mp);
-  const work = state.free.pop() ?? new SendWork(state.slab);
+  const work = state.free.pop() ?? new SendWork(new TxSlab(mp.link.copies === true));
   work.endBatch(); // a batch left by an exception from a callback is dropped
   const lso: LsoRequest = work.lso;
   try {

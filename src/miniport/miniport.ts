@@ -24,8 +24,17 @@ import type { SaBundle } from './sa-table.ts';
 
 /** Where the NIC puts frames on the wire. */
 export interface Link {
-  /** Transmits one complete Ethernet frame (the NIC no longer owns `frame` afterwards). */
+  /**
+   * Transmits one complete Ethernet frame. Without `copies` the Link owns `frame` afterwards; with
+   * `copies` the frame's memory goes back to the NIC when `transmit` returns.
+   */
   transmit(frame: Uint8Array): void;
+  /**
+   * True when `transmit` copies whatever it keeps of a frame (or keeps nothing: a counting sink),
+   * so the NIC may reuse its transmit buffers as a ring (issue 6, miniport/tx-batch.ts). Default:
+   * false — every frame is fresh memory the Link may keep.
+   */
+  readonly copies?: boolean;
 }
 
 /** A status indication (NdisMIndicateStatusEx), e.g. NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG. */

@@ -336,11 +336,15 @@ export class SendWork {
     return r;
   }
 
-  /** Forgets the batch (its records have been completed; they are reused as they are). */
+  /**
+   * Forgets the batch (its records have been completed; they are reused as they are): its frames
+   * have been transmitted or dropped, so a recycling slab may reuse their memory.
+   */
   endBatch(): void {
     this.recordCount = 0;
     this.frames.length = 0;
     this.seals.truncate(0);
+    this.slab.release();
   }
 
   /** Notes that the frame at hand carries `layout`'s headers over an IP packet of `ipBytes` bytes. */

@@ -7,12 +7,12 @@
  *
  * - {@link TxSlab}: the NIC's transmit buffers. A frame is a view carved from a large chunk, so
  *   building a frame costs a copy into memory that already exists, not a new ArrayBuffer per
- *   frame. A chunk is never handed out twice: the Link owns a transmitted frame for good, exactly
- *   as before (a consumer may keep it). Chunks are not zero-filled, so every builder writes every
- *   byte of its frame (datapath.ts copies the whole NET_BUFFER; lso.ts zeroes the ICV field).
- *   Model: a hardware NIC recycles a fixed ring of transmit buffers once the wire has taken a
- *   frame; we hand the memory to the Link instead and let the garbage collector take a chunk back
- *   when no frame in it is referenced. One chunk holds about 180 frames of 1,400 bytes.
+ *   frame. By default a chunk is never handed out twice: the Link owns a transmitted frame for
+ *   good (a consumer may keep it), and the garbage collector takes a chunk back once no frame in
+ *   it is referenced. A Link that declares `copies` gets a recycling slab instead — the transmit
+ *   ring of a hardware NIC, reused once the batch is on the wire. Chunks are not zero-filled, so
+ *   every builder writes every byte of its frame (datapath.ts copies the whole NET_BUFFER; lso.ts
+ *   zeroes the ICV field). One chunk holds about 180 frames of 1,400 bytes.
  * - {@link SealQueue}: ESP seals deferred to the end of a batch of NBLs, then run as one native
  *   `sealBatch` per SA and chunk (src/crypto/native-esp.ts). Only a seal that nothing else in the
  *   frame depends on is deferred (no AH over it, no UDP checksum over it, no tunnel SA around it:
@@ -27,25 +27,62 @@ import type { EspTransform } from '../crypto/transform.ts';
 const CHUNK_BYTES = 256 * 1024;
 /** Frame starts are 8-byte aligned in a chunk. */
 const ALIGN = 8;
+/** Spare chunks a recycling slab keeps (4 MiB). */
+const MAX_SPARE = 16;
 
-/** The NIC's transmit memory: frame buffers carved from large chunks. */
+/** Fresh, uninitialised chunk memory. */
+function chunk(bytes: number): ArrayBuffer {
+  // Model: allocUnsafeSlow skips zeroing (measured: ~170 ns per 1,400-byte frame for 256 KiB).
+  return Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer;
+}
+
+/**
+ * The NIC's transmit memory: frame buffers carved from large chunks.
+ *
+ * Without `recycle` a chunk is never handed out twice, so a Link may keep a transmitted frame
+ * forever. With `recycle` (the Link copies what it keeps: `Link.copies`) the slab is a transmit
+ * ring: once every frame taken so far has been transmitted or dropped, {@link release} makes all
+ * of its memory reusable, and a steady stream of batches touches the same few chunks — no new
+ * memory, no page faults (measured: ~0.2 µs per 1,400-byte frame).
+ */
 export class TxSlab {
+  readonly recycle: boolean;
   #chunk: ArrayBuffer = new ArrayBuffer(0);
   #used = 0;
+  /** Recycling: chunks filled since the last release, and chunks free for reuse. */
+  readonly #busy: ArrayBuffer[] = [];
+  readonly #spare: ArrayBuffer[] = [];
+
+  constructor(recycle = false) {
+    this.recycle = recycle;
+  }
 
   /**
-   * A buffer of `length` bytes that was never handed out before. Its bytes are NOT zeroed (a chunk
-   * is uninitialised memory, as a NIC's transmit ring is): the caller writes every byte of it.
+   * A buffer of `length` bytes that no frame in use shares. Its bytes are NOT zeroed (a chunk is
+   * uninitialised or recycled memory, as a NIC's transmit ring is): the caller writes every byte.
    */
   take(length: number): Uint8Array {
     let at = (this.#used + ALIGN - 1) & ~(ALIGN - 1);
     if (at + length > this.#chunk.byteLength) {
-      // Model: allocUnsafeSlow skips zeroing a fresh 256 KiB chunk (measured: ~170 ns per frame).
-      this.#chunk = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, length)).buffer;
+      // A frame larger than a chunk gets memory of its own (never recycled).
+      if (length > CHUNK_BYTES) return new Uint8Array(chunk(length));
+      if (this.recycle && this.#chunk.byteLength > 0) this.#busy.push(this.#chunk);
+      this.#chunk = (this.recycle ? this.#spare.pop() : undefined) ?? chunk(CHUNK_BYTES);
       at = 0;
     }
     this.#used = at + length;
     return new Uint8Array(this.#chunk, at, length); // cheaper than subarray
+  }
+
+  /**
+   * Every frame taken so far has been transmitted (and copied by the Link if kept) or dropped:
+   * with `recycle`, all of the slab's memory may be reused; otherwise nothing happens.
+   */
+  release(): void {
+    if (!this.recycle) return;
+    for (const c of this.#busy) if (this.#spare.length < MAX_SPARE) this.#spare.push(c);
+    this.#busy.length = 0;
+    this.#used = 0;
   }
 }
 
