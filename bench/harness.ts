@@ -72,7 +72,7 @@ export function measure(round: Round, budgetMs = 1000, warmupMs = 300): Measurem
   const sliceNs = (BigInt(budgetMs) * 1_000_000n) / BigInt(SLICES);
   const done: Measurement[] = [];
   for (let s = 0; s < SLICES; s++) done.push(slice(round, sliceNs));
-  return median(done);
+  return medianOf(done);
 }
 
 /** A case and its reference, measured in interleaved slices. */
@@ -98,18 +98,29 @@ export function measurePair(
   warm(round, warmupMs / 2);
   warm(reference, warmupMs / 2);
   const sliceNs = (BigInt(budgetMs) * 1_000_000n) / BigInt(SLICES);
+  return pairOf(
+    () => slice(round, sliceNs),
+    () => slice(reference, sliceNs)
+  );
+}
+
+/**
+ * {@link SLICES} pairs of timed passes, case then reference, each side's median pass, and the
+ * median of the per-pair ratios (case Gbit/s ÷ reference Gbit/s).
+ */
+export function pairOf(pass: () => Measurement, reference: () => Measurement): PairMeasurement {
   const mine: Measurement[] = [];
   const theirs: Measurement[] = [];
   const ratios: number[] = [];
   for (let s = 0; s < SLICES; s++) {
-    const a = slice(round, sliceNs);
-    const b = slice(reference, sliceNs);
+    const a = pass();
+    const b = reference();
     mine.push(a);
     theirs.push(b);
     ratios.push(a.gbitPerSecond / b.gbitPerSecond);
   }
   ratios.sort((x, y) => x - y);
-  return { result: median(mine), reference: median(theirs), ratio: ratios[SLICES >> 1] };
+  return { result: medianOf(mine), reference: medianOf(theirs), ratio: ratios[SLICES >> 1] };
 }
 
 function warm(round: Round, ms: number): void {
@@ -136,7 +147,7 @@ function slice(round: Round, ns: bigint): Measurement {
 }
 
 /** The median slice by packets/s, with the spread of all slices. */
-function median(done: Measurement[]): Measurement {
+export function medianOf(done: Measurement[]): Measurement {
   done.sort((a, b) => a.packetsPerSecond - b.packetsPerSecond);
   const m = done[done.length >> 1];
   const spread =

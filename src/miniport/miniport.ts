@@ -4,7 +4,8 @@
  * counters and state, and the two entry points NDIS calls — `oidRequest` (MiniportOidRequest /
  * MiniportDirectOidRequest, in ctrlpath.ts) and `sendNetBufferLists` (MiniportSendNetBufferLists,
  * in datapath.ts) — and `receive`, where frames from the wire come in and go up through
- * `indicateReceive` (NdisMIndicateReceiveNetBufferLists, receive.ts). Frames leave through a
+ * `indicateReceive` (NdisMIndicateReceiveNetBufferLists, receive.ts), whose NBLs the protocol hands
+ * back through `returnNetBufferLists` (MiniportReturnNetBufferLists). Frames leave through a
  * `Link`; every NBL comes back exactly once through the `complete` callback
  * (NdisMSendNetBufferListsComplete, contract D11). Like netvmini, the model
  * keeps the shape of a hardware miniport even where a shortcut would do.
@@ -20,6 +21,7 @@ import { oidRequest, type OidRequest, type OidResult } from './ctrlpath.ts';
 import { completeReset, halt, pause, reset, restart } from './lifecycle.ts';
 import { sendNetBufferLists } from './datapath.ts';
 import { receiveFrames } from './receive.ts';
+import { RxContext } from './recv-context.ts';
 import type { SaBundle } from './sa-table.ts';
 
 /** Where the NIC puts frames on the wire. */
@@ -74,6 +76,8 @@ export class Miniport {
   readonly link: Link;
   readonly random: Random;
   readonly counters: Counters = new Counters();
+  /** The receive path's state: NBL pool, counter slots, per-frame work (recv-context.ts). */
+  readonly rx: RxContext = new RxContext(this.counters);
   readonly saTable: SaTable;
   config: CurrentConfig;
   state: AdapterState = 'running';
@@ -128,6 +132,16 @@ export class Miniport {
   /** Receives a batch of frames from the wire and indicates them as one NBL chain (receive.ts). */
   receive(frames: readonly Uint8Array[]): NetBufferList | null {
     return receiveFrames(this, frames);
+  }
+
+  /**
+   * MiniportReturnNetBufferLists: the protocol gives back a chain of NBLs this miniport indicated
+   * (or built with receiveFrame); they go back to the receive pool (recv-pool.ts) and must not be
+   * read afterwards. Throws a RangeError, returning none, if an NBL of the chain was not indicated
+   * by this miniport or was already returned.
+   */
+  returnNetBufferLists(first: NetBufferList | null): void {
+    this.rx.pool.giveBack(first);
   }
 
   /** NdisMIndicateReceiveNetBufferLists: hands a chain of received NBLs to the bound protocol. */

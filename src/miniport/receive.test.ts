@@ -27,6 +27,7 @@ import * as ipv4 from '../wire/ipv4.ts';
 import * as ipv6 from '../wire/ipv6.ts';
 import { Miniport } from './miniport.ts';
 import { cryptoKey, receiveFrame } from './receive.ts';
+import { RX_BATCH_FRAMES, RX_BATCH_GROUPS } from './recv-context.ts';
 import { inboundState } from './recv-state.ts';
 import type { SaBundle } from './sa-table.ts';
 
@@ -1163,4 +1164,308 @@ test('§4.2 rule 6, contract §4: random bytes and mutated valid frames never th
     { numRuns: 500 }
   );
   assert.equal(p.b.counters.get('receive.internal'), 0);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Issue 6: the receive pool (MiniportReturnNetBufferLists) and the batched ESP open.
+// ---------------------------------------------------------------------------------------------
+
+test('returnNetBufferLists: returned NBLs are reused with zeroed OOB; a foreign or twice-returned NBL is refused', () => {
+  const p = pair();
+  const frame = gcmFrame(p, 0xe101);
+  const plain = Uint8Array.of(0, 1, 2, 3); // not IP: no OOB
+  const first = receive(p, [frame.slice(), frame.slice()]);
+  assert.equal(p.b.rx.pool.allocated, 2);
+  assert.notEqual(rx(first[0]).raw, 0);
+  p.b.returnNetBufferLists(first[0]);
+  assert.equal(p.b.rx.pool.available, 2);
+  assert.equal(first[0].netBuffers[0].dataLength, 0, 'the pool forgets the frame');
+  // The next batch gets the same NBLs back, OOB zeroed where this frame sets none.
+  const again = receive(p, [plain]);
+  assert.ok(again[0] === first[0] || again[0] === first[1]);
+  assert.equal(rx(again[0]).raw, 0);
+  assert.equal(again[0].next, null);
+  assert.equal(p.b.rx.pool.allocated, 2);
+  // Returned twice: refused, and nothing of the chain goes back.
+  assert.throws(() => {
+    p.b.returnNetBufferLists(first[0] === again[0] ? first[1] : first[0]);
+  }, /expected NBL 0 of the chain to be an indicated receive NBL of this miniport, got one already returned/);
+  const foreign = new NetBufferList();
+  again[0].next = foreign;
+  assert.throws(() => {
+    p.b.returnNetBufferLists(again[0]);
+  }, /NBL 1 .* got one this miniport did not indicate/);
+  assert.equal(p.b.rx.pool.available, 1, 'a refused chain returns none of its NBLs');
+  again[0].next = null;
+  p.b.returnNetBufferLists(again[0]);
+  assert.equal(p.b.rx.pool.available, 2);
+  p.b.returnNetBufferLists(null);
+  // receiveFrame's NBL is the caller's; it may go back too.
+  const single = receiveFrame(p.b, frame.slice());
+  assertSuccess(rx(single));
+  p.b.returnNetBufferLists(single);
+  assert.equal(p.b.rx.pool.available, 2);
+});
+
+/** Lays `frames` out in one ArrayBuffer, `gap` bytes apart: views, like a NIC's receive ring. */
+function inOneBuffer(frames: readonly Uint8Array[], gap = 64): Uint8Array[] {
+  const size = frames.reduce((n, f) => n + f.length + gap, 0);
+  const ring = new Uint8Array(size);
+  let at = gap;
+  return frames.map((f) => {
+    ring.set(f, at);
+    const view = ring.subarray(at, at + f.length);
+    at += f.length + gap;
+    return view;
+  });
+}
+
+test('batched open: frames of one SA in one receive buffer open with one openBatch call, as if received one by one', () => {
+  const p = pair();
+  const sa = GCM(0xe201);
+  const [h] = twin(p, [{ source: A4, destination: B4, sas: [sa] }]);
+  const specs = [1n, 2n, 3n, 4n, 5n].map((s): FrameSpec => ({
+    ethernet: ETH,
+    ip: { version: 4, source: A4, destination: B4 },
+    transport: espProtection(h, sa, s),
+    l4: tcpL4(payloadBytes(100 + Number(s), Number(s))),
+  }));
+  const sent = send(p, specs);
+  sent[3][70] ^= 1; // one fails its ICV
+  const frames = inOneBuffer(sent);
+  const element = [...p.b.saTable.bundles()][0].elements[0];
+  const esp = element.esp as { openBatch?: (...args: unknown[]) => void };
+  const calls: number[] = [];
+  const original = esp.openBatch;
+  if (original !== undefined) {
+    esp.openBatch = (...args: unknown[]): void => {
+      calls.push(args[4] as number);
+      original.apply(esp, args);
+    };
+  }
+  const nbls = receive(p, frames);
+  assert.deepEqual(
+    nbls.map((n) => rx(n).CryptoStatus),
+    [0, 0, 0, CRYPTO_TRANSPORT_ESP_AUTH_FAILED, 0]
+  );
+  // Native engine: one call for the five; node:crypto: no openBatch at all.
+  assert.deepEqual(calls, original === undefined ? [] : [5]);
+  frames.forEach((f, i) => {
+    if (i !== 3) assert.ok(indexOf(f, payloadBytes(101 + i, i + 1)) > 0, `frame ${i} in place`);
+  });
+  assert.deepEqual(frames[3], sent[3], 'the failed packet is left as received');
+  assert.equal(element.counters.packets, 4);
+});
+
+test('batched open: a frame that shares bytes with an earlier one is read after it (the second open fails, as one by one)', () => {
+  const p = pair();
+  const frame = gcmFrame(p, 0xe301);
+  const [a, b] = receive(p, [frame, frame]);
+  assertSuccess(rx(a));
+  assert.deepEqual([rx(b).CryptoDone, rx(b).CryptoStatus], [1, CRYPTO_TRANSPORT_ESP_AUTH_FAILED]);
+  const [again] = inOneBuffer([gcmFrame(p, 0xe302)]);
+  const overlapping = new Uint8Array(again.buffer, again.byteOffset, again.length);
+  const [c, d] = receive(p, [again, overlapping]);
+  assertSuccess(rx(c));
+  assert.equal(rx(d).CryptoStatus, CRYPTO_TRANSPORT_ESP_AUTH_FAILED);
+});
+
+/** Sends one ESN frame with 64-bit sequence number `seq`, moving the sender's high half first. */
+function sendEsn(p: Pair, h: bigint, sa: SaDescription, seq: bigint, i: number): Uint8Array {
+  const upd = p.a.oidRequest({
+    type: 'set',
+    oid: Oid.OID_TCP_TASK_IPSEC_OFFLOAD_V2_UPDATE_SA,
+    buffer: encodeUpdateSa(
+      {
+        offloadHandle: h,
+        operation: Operation.IPsecOffloadV2Esp,
+        spi: sa.spi,
+        sequenceNumberHighOrder: Number(seq >> 32n),
+      },
+      'x64'
+    ),
+  });
+  assert.equal(upd.status, NdisStatus.NDIS_STATUS_SUCCESS);
+  return send(p, [
+    {
+      ethernet: ETH,
+      ip: { version: 4, source: A4, destination: C4, identification: i },
+      transport: espProtection(h, sa, seq),
+      l4: tcpL4(payloadBytes(48, i)),
+    },
+  ])[0];
+}
+
+test('batched open, property: any batch (mixed SAs, ESN across the estimate window, AH, transport over tunnel, corrupt and repeated frames, one shared buffer or not) gives what receiving its frames one by one gives', () => {
+  const p = pair();
+  const gcm = GCM(0xe401);
+  const esn = GCM(0xe402, { esn: true, seqHigh: 0 });
+  const cbc = CBC_SHA1(0xe403);
+  const ahSa = AH(0xe404, 'hmac-sha256-128');
+  const bundles: BundleSpec[] = [
+    { source: A4, destination: B4, sas: [gcm] },
+    { source: A4, destination: C4, sas: [esn] },
+    { source: A6, destination: B6, sas: [cbc] },
+    { source: A4, destination: GB4, sas: [ahSa] },
+  ];
+  const [hg, he, hc, ha] = twin(p, bundles);
+  const pool: Uint8Array[] = [];
+  for (const s of [1n, 2n, 3n]) {
+    pool.push(
+      ...send(p, [
+        {
+          ethernet: ETH,
+          ip: { version: 4, source: A4, destination: B4 },
+          transport: espProtection(hg, gcm, s),
+          l4: tcpL4(payloadBytes(60, Number(s))),
+        },
+        {
+          ethernet: ETH,
+          ip: { version: 6, source: A6, destination: B6 },
+          transport: espProtection(hc, cbc, s),
+          l4: udpL4(payloadBytes(70, Number(s))),
+        },
+        {
+          ethernet: ETH,
+          ip: { version: 4, source: A4, destination: GB4 },
+          transport: ahProtection(ha, ahSa, s),
+          l4: tcpL4(payloadBytes(30, Number(s))),
+        },
+      ])
+    );
+  }
+  // ESN numbers on both sides of 2^31 and 2^32 steps: the estimate moves inside a batch.
+  const esnSeqs = [
+    0x7fff_fff0n,
+    0x8000_0010n,
+    0xffff_fff0n,
+    0x1_0000_0005n,
+    0x1_8000_0002n,
+    0x3n,
+    0x2_0000_0001n,
+    0x2_7fff_ffffn,
+  ];
+  esnSeqs.forEach((s, i) => pool.push(sendEsn(p, he, esn, s, i)));
+  // Transport over tunnel (GCM 0x7001 outer, CBC 0x7002 inner).
+  const tunnelBundles: BundleSpec[] = [
+    { source: GA4, destination: GB4, sas: [GCM(0x7001)] },
+    { source: A4, destination: B4, sas: [CBC_SHA1(0x7002)] },
+  ];
+  pool.push(transportOverTunnel(p, 1n, payloadBytes(90, 1))[0]);
+  const [ht, hx] = [...p.a.saTable.bundles()].slice(-2).map((b) => b.handle);
+  pool.push(
+    ...send(p, [
+      {
+        ethernet: ETH,
+        ip: { version: 4, source: GA4, destination: GB4 },
+        tunnel: {
+          protection: espProtection(ht, GCM(0x7001), 2n),
+          inner: { version: 4, source: A4, destination: B4 },
+        },
+        transport: espProtection(hx, CBC_SHA1(0x7002), 2n),
+        l4: tcpL4(payloadBytes(90, 2)),
+      },
+    ])
+  );
+
+  const receiver = (): Miniport => {
+    const q = pair();
+    addSas(q.b, true, [...bundles, ...tunnelBundles]);
+    return q.b;
+  };
+  const item = fc.record({
+    pick: fc.nat({ max: pool.length - 1 }),
+    repeat: fc.boolean(),
+    flip: fc.option(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { nil: undefined }),
+  });
+  fc.assert(
+    fc.property(fc.array(item, { minLength: 1, maxLength: 16 }), fc.boolean(), (items, shared) => {
+      // The same recipe twice: each frame a fresh copy, a repeat the previous frame itself.
+      const build = (): Uint8Array[] => {
+        const copies: Uint8Array[] = [];
+        for (const it of items) {
+          if (it.repeat && copies.length > 0) continue;
+          const f = pool[it.pick].slice();
+          if (it.flip !== undefined) f[it.flip[0] % f.length] ^= it.flip[1];
+          copies.push(f);
+        }
+        const placed = shared ? inOneBuffer(copies) : copies;
+        const frames: Uint8Array[] = [];
+        let c = -1;
+        for (const it of items) {
+          if (!(it.repeat && c >= 0)) c++;
+          frames.push(placed[c]);
+        }
+        return frames;
+      };
+      const batched = build();
+      const single = build();
+      const mb = receiver();
+      const ms = receiver();
+      const oob = (n: NetBufferList): number[] => [
+        n.info.getU32(NetBufferListInfo.IPsecOffloadV2NetBufferListInfo),
+        n.info.getU32(NetBufferListInfo.IPsecOffloadV2HeaderNetBufferListInfo),
+      ];
+      const got: number[][] = [];
+      for (let nbl = mb.receive(batched); nbl !== null; nbl = nbl.next) got.push(oob(nbl));
+      const want = single.map((f) => oob(ms.receive([f])!));
+      assert.deepEqual(got, want);
+      assert.deepEqual(batched, single, 'the same bytes left in every frame');
+      assert.deepEqual(mb.counters.snapshot(), ms.counters.snapshot());
+      const elements = (m: Miniport): unknown[] =>
+        [...m.saTable.bundles()].flatMap((b) =>
+          b.elements.map((e) => ({ state: inboundState(e), counters: e.counters }))
+        );
+      assert.deepEqual(elements(mb), elements(ms));
+    }),
+    { numRuns: 150 }
+  );
+});
+
+test('batched open: a long batch over many SAs (past RX_BATCH_FRAMES frames and RX_BATCH_GROUPS SAs) is one indication, every frame verified', () => {
+  const p = pair();
+  const sas = Array.from({ length: RX_BATCH_GROUPS + 2 }, (_, i) => GCM(0xe501 + i));
+  const handles = twin(
+    p,
+    sas.map((sa) => ({ source: A4, destination: B4, sas: [sa] }))
+  );
+  const count = RX_BATCH_FRAMES + 44;
+  const specs = Array.from({ length: count }, (_, i): FrameSpec => ({
+    ethernet: ETH,
+    ip: { version: 4, source: A4, destination: B4, identification: i },
+    transport: espProtection(handles[i % sas.length], sas[i % sas.length], BigInt(i + 1)),
+    l4: tcpL4(payloadBytes(20, i)),
+  }));
+  const frames = inOneBuffer(send(p, specs));
+  const nbls = receive(p, frames);
+  assert.equal(nbls.length, count);
+  for (const nbl of nbls) assertSuccess(rx(nbl));
+  assert.equal(p.b.counters.get('receive.crypto:success'), count);
+  const packets = [...p.b.saTable.bundles()].map((b) => b.elements[0].counters.packets);
+  assert.equal(
+    packets.reduce((a, b) => a + b, 0),
+    count
+  );
+});
+
+test('a receive call nested in another (from the rule 7 hook) gets working state of its own', () => {
+  const nested: NetBufferList[] = [];
+  const spare: Uint8Array[] = [];
+  const p = pair({
+    saDeleteRequest: () => {
+      const f = spare.pop(); // once: the nested call's own hook finds none
+      if (f !== undefined) nested.push(receiveFrame(p.b, f));
+      return false;
+    },
+  });
+  const frame = gcmFrame(p, 0xe601);
+  spare.push(frame.slice());
+  const outer = receive(p, [frame, frame.slice()]);
+  assertSuccess(rx(outer[0]));
+  assert.equal(rx(outer[1]).CryptoStatus, CRYPTO_SUCCESS);
+  assert.equal(nested.length, 1);
+  assertSuccess(rx(nested[0]));
+  p.b.returnNetBufferLists(nested[0]);
+  p.b.returnNetBufferLists(outer[0]);
+  assert.equal(p.b.rx.pool.available, 3);
 });

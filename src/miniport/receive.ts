@@ -7,7 +7,7 @@
  *
  * Every received frame becomes one NET_BUFFER_LIST with one NET_BUFFER over the frame's bytes;
  * a batch of frames is indicated as one chain, like one NdisMIndicateReceiveNetBufferLists call.
- * Before indicating, the NIC applies the rules of reference §4.2 in order:
+ * Before indicating, the NIC applies the rules of reference §4.2 to each frame, in order:
  *
  * 1. Receive offload not enabled (no OID_OFFLOAD_ENCAPSULATION yet, D12) or IPsec offload not
  *    configured → indicate with no IPsec processing (slot 1 stays 0: CryptoDone 0).
@@ -72,152 +72,112 @@
  *   receive; TransportTunnelCombined is (the inner bundle is then left unprocessed).
  * - An inner IP packet that cannot be read, or whose IPsec header matches no inbound SA, ends
  *   processing after the tunnel bundle (CryptoDone 1, NextCryptoDone 0).
- * Model: NBLs are allocated per frame and owned by the protocol after indication (no
- * MiniportReturnNetBufferLists pool); the UDP checksum of UDP-ESP over IPv6 is not verified (the
- * transport's checksum check does it).
+ * - A batch is processed in three phases (issue 6; one record per frame, recv-context.ts; rule 4
+ *   for one bundle, recv-bundle.ts), with the result of processing it frame by frame:
+ *   (1) rules 1–3 and the checks of rule 4 up to the ESP open, for every frame — nothing
+ *   here changes SA state; (2) the ESP packets of ESP-only bundles opened with one `openBatch` per
+ *   SA and receive buffer (recv-batch.ts); (3) in frame order, the rest of rule 4 (AH bundles
+ *   whole, the ESN retry, the trailer, the SA's receive state and counters, the inner bundle of
+ *   transport over tunnel) and rules 5–7. A frame that shares bytes with an earlier frame of the
+ *   batch starts a new part of it (so every frame is read as the frame-by-frame path would read
+ *   it), as do the RX_BATCH_FRAMES + 1st frame and a frame in the RX_BATCH_BUFFERS + 1st buffer.
+ *   The ESN candidates of a batched open are those the frame-by-frame path would try (recv-batch.ts
+ *   checks); should an earlier frame's inner bundle move the SA's highest authenticated number
+ *   under a packet the batch has already decrypted, its verdict is derived from the ICV covering
+ *   the high half (RFC 4303 §2.2.1) — the one difference left: such a packet, if it fails, is
+ *   indicated decrypted.
+ * - The rule 7 hook (MiniportOptions.saDeleteRequest) is a predicate: it runs in phase 3 and must
+ *   not change the adapter's SAs or state while a batch is processed.
+ * Ownership (MiniportReturnNetBufferLists): indicated NBLs come from the adapter's pool
+ * (recv-pool.ts) and belong to the protocol until it returns them through
+ * `Miniport.returnNetBufferLists`; one never returned costs only its allocation. The NET_BUFFER
+ * views the caller's frame — the model's receive buffer — which is decrypted in place.
+ * Model: the UDP checksum of UDP-ESP over IPv6 is not verified (the transport's checksum check
+ * does it).
  */
-import type { OpenResult } from '../crypto/transform.ts';
-import { NetBuffer, NetBufferList, NetBufferListInfo } from '../ndis/nbl.ts';
-import { CryptoStatus, UdpEsp } from '../ndis/oid.ts';
+import type { NetBufferList } from '../ndis/nbl.ts';
+import { NetBufferListInfo } from '../ndis/nbl.ts';
+import { CryptoStatus } from '../ndis/oid.ts';
 import { HeaderReceive, IpsecReceive, setField } from '../ndis/oob.ts';
-import * as ah from '../wire/ah.ts';
 import { ipsecConfigured } from './config.ts';
 import type { Miniport } from './miniport.ts';
+import { openPending } from './recv-batch.ts';
+import { checkBundle, finishEsp, PENDING, processBundle, settleOpen } from './recv-bundle.ts';
+import { RX_BATCH_FRAMES, RxContext, Stage, type RxWork } from './recv-context.ts';
 import { readRxIp, RxLayer, spiReadable, walkRx } from './recv-locate.ts';
-import {
-  highCandidates,
-  inboundState,
-  nearlyExhausted,
-  noteAuthenticated,
-  noteFailure,
-  type HighCandidates,
-} from './recv-state.ts';
-import type { SaBundle, SaElement, SaElementRef } from './sa-table.ts';
-import {
-  be16,
-  be32,
-  checkIpsecLayer,
-  innerVersion,
-  isTunnelProtocol,
-  locateL2,
-  type L2,
-} from './send-locate.ts';
-import { IpLayer, Outcome } from './send-work.ts';
+import { nearlyExhausted, noteFailure } from './recv-state.ts';
+import type { SaBundle, SaElementRef } from './sa-table.ts';
+import { be32, checkIpsecLayer, innerVersion, isTunnelProtocol, locateL2 } from './send-locate.ts';
 
-const {
-  CRYPTO_SUCCESS,
-  CRYPTO_GENERIC_ERROR,
-  CRYPTO_TRANSPORT_AH_AUTH_FAILED,
-  CRYPTO_TRANSPORT_ESP_AUTH_FAILED,
-  CRYPTO_TUNNEL_AH_AUTH_FAILED,
-  CRYPTO_TUNNEL_ESP_AUTH_FAILED,
-  CRYPTO_INVALID_PACKET_SYNTAX,
-  CRYPTO_INVALID_PROTOCOL,
-} = CryptoStatus;
+export { cryptoKey } from './recv-context.ts';
+
+const { CRYPTO_SUCCESS, CRYPTO_GENERIC_ERROR } = CryptoStatus;
 const SLOT_IPSEC = NetBufferListInfo.IPsecOffloadV2NetBufferListInfo;
 const SLOT_HEADER = NetBufferListInfo.IPsecOffloadV2HeaderNetBufferListInfo;
 
-/** `CRYPTO_TRANSPORT_ESP_AUTH_FAILED` → `transport-esp-auth-failed`, by value (counter names). */
-const CRYPTO_KEYS: readonly string[] = Object.entries(CryptoStatus)
-  .sort(([, a], [, b]) => a - b)
-  .map(([name]) =>
-    name
-      .replace(/^CRYPTO_/, '')
-      .toLowerCase()
-      .replaceAll('_', '-')
-  );
+// The receive OOB's bit-fields (§2.9, §2.11) as the value of a 1 in each, computed once.
+const SA_DELETE_REQ = setField(0, IpsecReceive.SaDeleteReq, 1);
+const CRYPTO_DONE = setField(0, IpsecReceive.CryptoDone, 1);
+const NEXT_CRYPTO_DONE = setField(0, IpsecReceive.NextCryptoDone, 1);
+const CRYPTO_STATUS_ONE = setField(0, IpsecReceive.CryptoStatus, 1);
+const NEXT_HEADER_ONE = setField(0, HeaderReceive.NextHeader, 1);
+const PAD_LENGTH_ONE = setField(0, HeaderReceive.PadLength, 1);
+const HEADER_INFO_SET = setField(0, HeaderReceive.HeaderInfoSet, 1);
 
-/** The counter-name form of a CryptoStatus value. */
-export function cryptoKey(cryptoStatus: number): string {
-  return CRYPTO_KEYS[cryptoStatus] ?? `unknown-${cryptoStatus}`;
-}
-
-const ZERO4 = new Uint8Array(4);
-const ZERO16 = new Uint8Array(16);
-
-/** Scratch for the AH ICV input (grown on demand; the receive path is synchronous). */
-let icvScratch = new Uint8Array(2048);
-
-/**
- * The receive path's working state for one batch, reused for every frame (like the descriptors
- * of a receive ring): the parsed layers and the result that becomes the NBL's OOB.
- */
-class RxWork {
-  readonly l2: L2 = { ipStart: 0, version: 0, tagged: false };
-  readonly outer: RxLayer = new RxLayer(new IpLayer());
-  readonly inner: RxLayer = new RxLayer(new IpLayer());
-  /** For send-locate's checkIpsecLayer (rule 3 reasons). */
-  readonly outcome: Outcome = new Outcome();
-  readonly candidates: HighCandidates = { first: 0, second: -1 };
-  /** The bundle the packet matched (rule 2), or null: then no IPsecOV2 OOB is set. */
-  matched: SaBundle | null = null;
-  /** The inner (transport) bundle of transport over tunnel, once matched. */
-  innerMatched: SaBundle | null = null;
-  cryptoDone = false;
-  nextCryptoDone = false;
-  /** An ICV of the bundle being processed was checked (successfully or not). */
-  checked = false;
-  status: number = CRYPTO_SUCCESS;
-  saDeleteReq = false;
-  /** The ESN high half AH verified with (contract D3). */
-  ahHigh = 0;
-  /** The element a failure is counted on. */
-  failedElement: SaElement | null = null;
-  headerSet = false;
-  nextHeader = 0;
-  padLength = 0;
-  /** What the last bundle protected: its payload and Next Header. */
-  payloadStart = 0;
-  payloadEnd = 0;
-  payloadProtocol = 0;
-
-  /** Forgets the previous frame. */
-  begin(): void {
-    this.matched = null;
-    this.innerMatched = null;
-    this.cryptoDone = false;
-    this.nextCryptoDone = false;
-    this.checked = false;
-    this.status = CRYPTO_SUCCESS;
-    this.saDeleteReq = false;
-    this.ahHigh = 0;
-    this.failedElement = null;
-    this.headerSet = false;
-    this.nextHeader = 0;
-    this.padLength = 0;
-    this.payloadStart = 0;
-    this.payloadEnd = 0;
-    this.payloadProtocol = 0;
-  }
+/** The adapter's receive context, or a context of its own for a nested call. */
+function enter(mp: Miniport): RxContext {
+  const ctx = mp.rx.busy ? new RxContext(mp.counters, mp.rx.pool) : mp.rx;
+  ctx.busy = true;
+  return ctx;
 }
 
 /**
- * NdisMIndicateReceiveNetBufferLists for a batch: builds one NBL per frame (one NET_BUFFER over
- * the frame's bytes, decrypted in place), applies the receive rules of reference §4.2 to each,
- * chains them in order and indicates the chain once through `mp.indicateReceive`. Returns the
- * first NBL (null when nothing was indicated). Never throws for any frame bytes.
+ * NdisMIndicateReceiveNetBufferLists for a batch: one NBL per frame (one NET_BUFFER over the
+ * frame's bytes, decrypted in place), the receive rules of reference §4.2 applied to each, chained
+ * in order and indicated once through `mp.indicateReceive`. Returns the first NBL (null when
+ * nothing was indicated); the protocol owns the chain until it returns it. Never throws for any
+ * frame bytes.
  */
 export function receiveFrames(mp: Miniport, frames: readonly Uint8Array[]): NetBufferList | null {
-  const work = new RxWork();
+  const ctx = enter(mp);
+  const s = ctx.slots;
+  const c = mp.counters;
   let first: NetBufferList | null = null;
   let last: NetBufferList | null = null;
   let count = 0;
-  for (const frame of frames) {
-    mp.counters.add('receive.frame');
-    if (mp.state !== 'running') {
-      // NDIS: a paused (or resetting, halted) miniport does not indicate receives.
-      mp.counters.add(`receive.drop:${mp.state}`);
-      continue;
+  let k = 0;
+  try {
+    for (const frame of frames) {
+      c.bump(s.frame);
+      if (mp.state !== 'running') {
+        // NDIS: a paused (or resetting, halted) miniport does not indicate receives.
+        c.add(`receive.drop:${mp.state}`);
+        continue;
+      }
+      // A frame sharing bytes with an earlier one of the batch waits for it to be processed.
+      if (k === RX_BATCH_FRAMES || !ctx.placeFrame(frame)) {
+        settle(mp, ctx, k);
+        k = 0;
+        ctx.forgetFrames();
+        ctx.placeFrame(frame);
+      }
+      const w = ctx.work(k++);
+      w.begin(frame);
+      const nbl = ctx.pool.take(frame);
+      w.nbl = nbl;
+      admit(mp, ctx, frame, w);
+      if (last === null) first = nbl;
+      else last.next = nbl;
+      last = nbl;
+      count++;
     }
-    const nbl = new NetBufferList(new NetBuffer(frame));
-    receiveInto(mp, nbl, frame, work);
-    if (last === null) first = nbl;
-    else last.next = nbl;
-    last = nbl;
-    count++;
+    settle(mp, ctx, k);
+  } finally {
+    ctx.forgetFrames();
+    ctx.busy = false;
   }
   if (first !== null) {
-    mp.counters.add('receive.indicated', count);
+    c.bump(s.indicated, count);
     mp.indicateReceive(first);
   }
   return first;
@@ -225,57 +185,123 @@ export function receiveFrames(mp: Miniport, frames: readonly Uint8Array[]): NetB
 
 /**
  * The per-frame part of {@link receiveFrames}: one NBL over `frame` with the receive OOB set by
- * the rules of reference §4.2, not indicated. Never throws for any frame bytes.
+ * the rules of reference §4.2, not indicated (the caller owns it, and may return it through
+ * `Miniport.returnNetBufferLists`). Never throws for any frame bytes.
  */
 export function receiveFrame(mp: Miniport, frame: Uint8Array): NetBufferList {
-  const nbl = new NetBufferList(new NetBuffer(frame));
-  receiveInto(mp, nbl, frame, new RxWork());
-  return nbl;
+  const ctx = enter(mp);
+  try {
+    const w = ctx.work(0);
+    w.begin(frame);
+    const nbl = ctx.pool.take(frame);
+    w.nbl = nbl;
+    admit(mp, ctx, frame, w);
+    settle(mp, ctx, 1);
+    return nbl;
+  } finally {
+    ctx.busy = false;
+  }
 }
 
-/** Rules 1–7 for one frame; the result goes into the NBL's slots 1 and 12. */
-function receiveInto(mp: Miniport, nbl: NetBufferList, frame: Uint8Array, w: RxWork): void {
-  w.begin();
-  try {
-    processFrame(mp, frame, w);
-  } catch {
-    // Never an exception out of the receive path: a matched packet reports CRYPTO_GENERIC_ERROR.
-    mp.counters.add('receive.internal');
-    if (w.matched !== null) w.status = CRYPTO_GENERIC_ERROR;
+/** Phases 2 and 3 for frames [0, k) of the batch (module notes). */
+function settle(mp: Miniport, ctx: RxContext, k: number): void {
+  if (k === 0) return;
+  openPending(ctx, k);
+  const works = ctx.works;
+  for (let i = 0; i < k; i++) {
+    const w = works[i];
+    complete(mp, ctx, w);
+    finish(mp, ctx, w, w.nbl!);
+    w.release();
   }
+}
+
+/** Never an exception out of the receive path: a matched packet reports CRYPTO_GENERIC_ERROR. */
+function internalError(ctx: RxContext, w: RxWork): void {
+  ctx.counters.bump(ctx.slots.internal);
+  if (w.matched !== null) w.status = CRYPTO_GENERIC_ERROR;
+  w.stage = Stage.Done;
+}
+
+/** Phase 1 for one frame: rules 1–3, then rule 4 up to the ESP open (ESP-only bundles). */
+function admit(mp: Miniport, ctx: RxContext, frame: Uint8Array, w: RxWork): void {
+  try {
+    if (!applyRules(mp, ctx, frame, w)) return;
+    const bundle = w.matched!;
+    for (const element of bundle.elements) {
+      if (element.operation === 'ah') {
+        w.stage = Stage.Sequential; // AH verify reads SA state: in frame order, phase 3
+        return;
+      }
+    }
+    w.checked = false;
+    const code = checkBundle(mp, ctx, frame, w.outer, bundle, false, w);
+    if (code === PENDING) {
+      w.stage = Stage.EspPending;
+      return;
+    }
+    w.status = code;
+    w.cryptoDone = w.checked;
+  } catch {
+    internalError(ctx, w);
+  }
+}
+
+/** Phase 3, rule 4 for one frame: the rest of its outer bundle, then its inner bundle. */
+function complete(mp: Miniport, ctx: RxContext, w: RxWork): void {
+  if (w.stage === Stage.Done) return;
+  const frame = w.frame;
+  try {
+    const bundle = w.matched!;
+    w.checked = false;
+    w.status =
+      w.stage === Stage.Sequential
+        ? processBundle(mp, ctx, frame, w.outer, bundle, false, w)
+        : finishEsp(frame, w.outer, bundle, false, w, settleOpen(ctx, w));
+    w.cryptoDone = w.checked;
+    if (w.status === CRYPTO_SUCCESS && isTunnelProtocol(w.payloadProtocol)) {
+      processInner(mp, ctx, frame, w);
+    }
+  } catch {
+    internalError(ctx, w);
+  }
+}
+
+/** Rules 5–7 for one frame: the result goes into the NBL's slots 1 and 12. */
+function finish(mp: Miniport, ctx: RxContext, w: RxWork, nbl: NetBufferList): void {
   if (w.matched === null) return; // rules 1–2: no IPsecOV2 OOB
   // Rule 7: the model's SaDeleteReq policy, for every bundle the packet matched.
   w.saDeleteReq =
     saDeleteRequested(mp, w.matched) ||
     (w.innerMatched !== null && saDeleteRequested(mp, w.innerMatched));
   const c = mp.counters;
+  const s = ctx.slots;
   let raw = 0;
   if (w.saDeleteReq) {
-    raw = setField(raw, IpsecReceive.SaDeleteReq, 1);
-    c.add('receive.sa-delete-req');
+    raw += SA_DELETE_REQ;
+    c.bump(s.saDeleteReq);
   }
   if (w.cryptoDone) {
-    raw = setField(raw, IpsecReceive.CryptoDone, 1);
-    c.add('receive.crypto-done');
-    c.add(`receive.crypto:${cryptoKey(w.status)}`);
+    raw += CRYPTO_DONE;
+    c.bump(s.cryptoDone);
+    c.bump(s.crypto[w.status]);
     // §2.9: NextCryptoDone requires CryptoDone.
     if (w.nextCryptoDone) {
-      raw = setField(raw, IpsecReceive.NextCryptoDone, 1);
-      c.add('receive.next-crypto-done');
+      raw += NEXT_CRYPTO_DONE;
+      c.bump(s.nextCryptoDone);
     }
   } else if (w.status !== CRYPTO_SUCCESS) {
-    c.add(`receive.crypto:${cryptoKey(w.status)}`);
+    c.bump(s.crypto[w.status]);
   }
-  raw = setField(raw, IpsecReceive.CryptoStatus, w.status);
-  nbl.info.setU32(SLOT_IPSEC, raw);
+  nbl.info.setU32(SLOT_IPSEC, raw + w.status * CRYPTO_STATUS_ONE);
   if (w.status !== CRYPTO_SUCCESS) {
     noteFailure(w.failedElement ?? w.matched.elements[0], w.status);
   } else if (w.headerSet) {
     // §2.11 Receive, §6 item 17: the decrypted trailer, so the transport can strip it.
-    let header = setField(0, HeaderReceive.NextHeader, w.nextHeader);
-    header = setField(header, HeaderReceive.PadLength, w.padLength);
-    header = setField(header, HeaderReceive.HeaderInfoSet, 1);
-    nbl.info.setU32(SLOT_HEADER, header);
+    nbl.info.setU32(
+      SLOT_HEADER,
+      w.nextHeader * NEXT_HEADER_ONE + w.padLength * PAD_LENGTH_ONE + HEADER_INFO_SET
+    );
   }
 }
 
@@ -290,47 +316,42 @@ export function saDeleteRequested(mp: Miniport, bundle: SaBundle): boolean {
   return false;
 }
 
-/** Rules 1–4 for one frame; the outcome is left in `w`. */
-function processFrame(mp: Miniport, frame: Uint8Array, w: RxWork): void {
+/** Rules 1–3 for one frame; true when the packet goes on to rule 4 (`w.matched` is set). */
+function applyRules(mp: Miniport, ctx: RxContext, frame: Uint8Array, w: RxWork): boolean {
   const c = mp.counters;
+  const s = ctx.slots;
   // Rule 1 (D12: receive offload only after OID_OFFLOAD_ENCAPSULATION).
   if (!mp.config.receiveEnabled || !ipsecConfigured(mp.config)) {
-    c.add('receive.offload-disabled');
-    return;
+    c.bump(s.offloadDisabled);
+    return false;
   }
   const l2 = w.l2;
   locateL2(frame, l2);
   if (l2.version === 0) {
-    c.add('receive.not-ip');
-    return;
+    c.bump(s.notIp);
+    return false;
   }
   const outer = w.outer;
   if (!readRxIp(frame, l2.ipStart, frame.length, l2.version, outer)) {
-    c.add('receive.ip-header');
-    return;
+    c.bump(s.ipHeader);
+    return false;
   }
   walkRx(frame, outer);
   // D14: IKE (non-ESP marker) and NAT-keepalives on port 4500 pass up untouched.
   if (outer.udpKind !== 'none' && outer.udpKind !== 'esp') {
     c.add(`receive.udp-esp:${outer.udpKind}`);
-    return;
+    return false;
   }
   // Rule 2: SPI + destination (+ protocol).
-  const ref = lookup(mp, frame, outer);
+  const ref = lookup(mp, ctx, frame, outer);
   if (ref === undefined) {
-    c.add(outer.ip.ah < 0 && outer.ip.esp < 0 ? 'receive.plain' : 'receive.no-sa');
-    return;
+    c.bump(outer.ip.ah < 0 && outer.ip.esp < 0 ? s.plain : s.noSa);
+    return false;
   }
   w.matched = ref.bundle;
   w.failedElement = ref.element;
   // Rule 3: beyond the capabilities → no IPsec processing.
-  if (!admissible(mp, outer, ref.bundle, l2.tagged, w, 'receive.')) return;
-  // Rule 4: the outermost bundle.
-  w.checked = false;
-  w.status = processBundle(mp, frame, outer, ref.bundle, false, w);
-  w.cryptoDone = w.checked;
-  if (w.status !== CRYPTO_SUCCESS || !isTunnelProtocol(w.payloadProtocol)) return;
-  processInner(mp, frame, w);
+  return admissible(mp, outer, ref.bundle, l2.tagged, w, 'receive.');
 }
 
 /**
@@ -338,7 +359,7 @@ function processFrame(mp: Miniport, frame: Uint8Array, w: RxWork): void {
  * matches an inbound SA (by the inner destination), that bundle is processed as the transport
  * portion and NextCryptoDone tells that both were checked.
  */
-function processInner(mp: Miniport, frame: Uint8Array, w: RxWork): void {
+function processInner(mp: Miniport, ctx: RxContext, frame: Uint8Array, w: RxWork): void {
   const c = mp.counters;
   const inner = w.inner;
   const version = innerVersion(w.payloadProtocol);
@@ -351,7 +372,7 @@ function processInner(mp: Miniport, frame: Uint8Array, w: RxWork): void {
     c.add(`receive.inner:udp-esp:${inner.udpKind}`);
     return;
   }
-  const ref = lookup(mp, frame, inner);
+  const ref = lookup(mp, ctx, frame, inner);
   if (ref === undefined) return; // tunnel mode only
   if (!mp.capabilities.IPsecV2.TransportTunnelCombined) {
     c.add('receive.inner:capability:TransportTunnelCombined');
@@ -361,7 +382,7 @@ function processInner(mp: Miniport, frame: Uint8Array, w: RxWork): void {
   w.innerMatched = ref.bundle;
   w.failedElement = ref.element;
   w.checked = false;
-  w.status = processBundle(mp, frame, inner, ref.bundle, true, w);
+  w.status = processBundle(mp, ctx, frame, inner, ref.bundle, true, w);
   w.nextCryptoDone = w.checked;
 }
 
@@ -369,13 +390,17 @@ function processInner(mp: Miniport, frame: Uint8Array, w: RxWork): void {
  * Rule 2: the inbound SA for the outermost AH header, else for the ESP header: SPI, protocol and
  * destination address of `layer` (exact, then the all-zero wildcard; reference §1.10, §6 item 15).
  */
-function lookup(mp: Miniport, frame: Uint8Array, layer: RxLayer): SaElementRef | undefined {
+function lookup(
+  mp: Miniport,
+  ctx: RxContext,
+  frame: Uint8Array,
+  layer: RxLayer
+): SaElementRef | undefined {
   const ip = layer.ip;
-  const destination =
-    ip.version === 4
-      ? frame.subarray(ip.start + 16, ip.start + 20)
-      : frame.subarray(ip.start + 24, ip.start + 40);
   // Model: the IPv6 Destination Address field as received (no Routing-header final address).
+  const destination = ip.version === 4 ? ctx.destination4 : ctx.destination16;
+  const at = ip.version === 4 ? ip.start + 16 : ip.start + 24;
+  for (let i = 0; i < destination.length; i++) destination[i] = frame[at + i];
   const wildcard = ip.version === 4 ? ZERO4 : ZERO16;
   const table = mp.saTable;
   if (spiReadable(layer, ip.ah, 4)) {
@@ -389,6 +414,9 @@ function lookup(mp: Miniport, frame: Uint8Array, layer: RxLayer): SaElementRef |
   }
   return undefined;
 }
+
+const ZERO4 = new Uint8Array(4);
+const ZERO16 = new Uint8Array(16);
 
 /**
  * Rule 3 (contract D12 per packet): the IP layer's capabilities and configuration
@@ -421,217 +449,4 @@ function admissible(
   if (reason === '') return true;
   mp.counters.add(`${prefix}${reason}`);
   return false;
-}
-
-/** Whether a bundle's ESP header is framed behind UDP in its position (D14; see the module notes). */
-function expectsUdp(bundle: SaBundle, inner: boolean): boolean {
-  const t = bundle.udpEspEncapsulation;
-  if (inner) {
-    return (
-      t === UdpEsp.IPSEC_OFFLOAD_V2_UDP_ESP_ENCAPSULATION_TRANSPORT ||
-      t === UdpEsp.IPSEC_OFFLOAD_V2_UDP_ESP_ENCAPSULATION_TRANSPORT_OVER_TUNNEL
-    );
-  }
-  return (
-    t === UdpEsp.IPSEC_OFFLOAD_V2_UDP_ESP_ENCAPSULATION_TRANSPORT ||
-    t === UdpEsp.IPSEC_OFFLOAD_V2_UDP_ESP_ENCAPSULATION_TUNNEL ||
-    t === UdpEsp.IPSEC_OFFLOAD_V2_TRANSPORT_OVER_UDP_ESP_ENCAPSULATION_TUNNEL
-  );
-}
-
-/** Whether the outer bundle is known to be the tunnel portion before decryption (module notes). */
-function knownTunnel(frame: Uint8Array, layer: RxLayer, bundle: SaBundle): boolean {
-  const ip = layer.ip;
-  if (ip.ah >= 0 && ip.ah < ip.end && isTunnelProtocol(frame[ip.ah])) return true;
-  const t = bundle.udpEspEncapsulation;
-  if (
-    t === UdpEsp.IPSEC_OFFLOAD_V2_UDP_ESP_ENCAPSULATION_TUNNEL ||
-    t === UdpEsp.IPSEC_OFFLOAD_V2_TRANSPORT_OVER_UDP_ESP_ENCAPSULATION_TUNNEL ||
-    t === UdpEsp.IPSEC_OFFLOAD_V2_UDP_ESP_ENCAPSULATION_TRANSPORT_OVER_TUNNEL
-  ) {
-    return true;
-  }
-  return inboundState(bundle.elements[0]).mode === 'tunnel';
-}
-
-/**
- * Rule 4 for one bundle at `layer`: the headers against the bundle (CRYPTO_INVALID_PROTOCOL),
- * the lengths (CRYPTO_INVALID_PACKET_SYNTAX), AH verify, then ESP verify + decrypt in place with
- * the ESN high half estimated per D3; on success the payload and trailer go into `w`. Returns the
- * CRYPTO_* code; `w.checked` says whether an ICV was checked.
- */
-function processBundle(
-  mp: Miniport,
-  frame: Uint8Array,
-  layer: RxLayer,
-  bundle: SaBundle,
-  inner: boolean,
-  w: RxWork
-): number {
-  const ip = layer.ip;
-  let ahElement: SaElement | null = null;
-  let espElement: SaElement | null = null;
-  for (const element of bundle.elements) {
-    if (element.operation === 'ah') ahElement = element;
-    else espElement = element;
-  }
-  const tunnel = !inner && knownTunnel(frame, layer, bundle);
-
-  // §3.5 CRYPTO_INVALID_PROTOCOL: the SA's protocols against the headers found.
-  if (ahElement !== null) {
-    w.failedElement = ahElement;
-    if (ip.ah < 0) return CRYPTO_INVALID_PROTOCOL;
-    if (!spiReadable(layer, ip.ah, 4)) return CRYPTO_INVALID_PACKET_SYNTAX;
-    if (be32(frame, ip.ah + 4) !== ahElement.spi >>> 0) return CRYPTO_INVALID_PROTOCOL;
-  } else if (ip.ah >= 0) {
-    return CRYPTO_INVALID_PROTOCOL;
-  }
-  if (espElement !== null) {
-    w.failedElement = espElement;
-    if (ip.esp < 0) return CRYPTO_INVALID_PROTOCOL;
-    if (!spiReadable(layer, ip.esp, 0)) return CRYPTO_INVALID_PACKET_SYNTAX;
-    if (be32(frame, ip.esp) !== espElement.spi >>> 0) return CRYPTO_INVALID_PROTOCOL;
-    if (ip.udp >= 0 !== expectsUdp(bundle, inner)) return CRYPTO_INVALID_PROTOCOL;
-  } else if (ip.esp >= 0) {
-    return CRYPTO_INVALID_PROTOCOL;
-  }
-
-  // §3.5 CRYPTO_INVALID_PACKET_SYNTAX: "IP total length too small for the AH/ESP fields".
-  w.failedElement = bundle.elements[0];
-  if (layer.lengthBad) return CRYPTO_INVALID_PACKET_SYNTAX;
-  if (ip.udp >= 0 && be16(frame, ip.udp + 4) !== ip.end - ip.udp) {
-    return CRYPTO_INVALID_PACKET_SYNTAX; // RFC 768: Length covers header and data
-  }
-  const ipBytes = ip.end - ip.start;
-
-  // AH first: it is outside the ESP header (reference §1.11, §6 item 16).
-  let ahLength = 0;
-  if (ahElement !== null) {
-    w.failedElement = ahElement;
-    const auth = ahElement.auth!;
-    ahLength = ah.ahLength(auth.icvLength, auth.ivLength, ip.version);
-    // RFC 4302 §2.2, §2.6: the Payload Len of this SA's ICV (and GMAC IV), whole.
-    if ((frame[ip.ah + 1] + 2) * 4 !== ahLength || ip.ah + ahLength > ip.end) {
-      return CRYPTO_INVALID_PACKET_SYNTAX;
-    }
-    const verdict = verifyAh(mp, frame, layer, ahElement, w);
-    if (verdict === 'generic') return CRYPTO_GENERIC_ERROR;
-    w.checked = true;
-    if (verdict !== 'ok') {
-      return tunnel ? CRYPTO_TUNNEL_AH_AUTH_FAILED : CRYPTO_TRANSPORT_AH_AUTH_FAILED;
-    }
-  }
-
-  if (espElement === null) {
-    // AH only (RFC 4302 §3.1): what AH protects follows it, in the clear.
-    w.payloadStart = ip.ah + ahLength;
-    w.payloadEnd = ip.end;
-    w.payloadProtocol = frame[ip.ah];
-    const mode = isTunnelProtocol(w.payloadProtocol) ? 'tunnel' : 'transport';
-    noteAuthenticated(ahElement!, w.ahHigh, be32(frame, ip.ah + 8), mode);
-    countSa(ahElement!, ipBytes);
-    return CRYPTO_SUCCESS;
-  }
-
-  // ESP (RFC 4303 §3.4): verify, then decrypt in place.
-  w.failedElement = espElement;
-  const esp = espElement.esp!;
-  const bodyStart = ip.esp + 8 + esp.ivLength;
-  const icvStart = ip.end - esp.icvLength;
-  if (icvStart - bodyStart < 2) return CRYPTO_INVALID_PACKET_SYNTAX;
-  const packet = frame.subarray(ip.esp, ip.end);
-  const low = be32(frame, ip.esp + 4);
-  const candidates = w.candidates;
-  highCandidates(espElement, low, candidates);
-  let high = candidates.first;
-  let result: OpenResult = esp.open(packet, high);
-  if (result === 'icv-mismatch' && candidates.second >= 0) {
-    // D3: the other candidate, once.
-    const retry = esp.open(packet, candidates.second);
-    if (retry === 'ok') {
-      mp.counters.add('receive.esn-retry');
-      high = candidates.second;
-      result = retry;
-    }
-  }
-  if (result === 'bad-length') return CRYPTO_INVALID_PACKET_SYNTAX; // not whole cipher blocks
-  w.checked = true;
-  if (result !== 'ok') {
-    return tunnel ? CRYPTO_TUNNEL_ESP_AUTH_FAILED : CRYPTO_TRANSPORT_ESP_AUTH_FAILED;
-  }
-  // The ICV verified: the NIC saw this sequence number (D3), whatever the trailer says.
-  const padLength = frame[icvStart - 2];
-  const nextHeader = frame[icvStart - 1];
-  const mode = isTunnelProtocol(nextHeader) ? 'tunnel' : 'transport';
-  noteAuthenticated(espElement, high, low, mode);
-  if (ahElement !== null) noteAuthenticated(ahElement, w.ahHigh, be32(frame, ip.ah + 8), mode);
-  // RFC 4303 §2.4–§2.6: payload ‖ padding 1, 2, … ‖ Pad Length ‖ Next Header.
-  const padStart = icvStart - 2 - padLength;
-  if (padStart < bodyStart) return CRYPTO_INVALID_PACKET_SYNTAX;
-  for (let i = 0; i < padLength; i++) {
-    if (frame[padStart + i] !== i + 1) return CRYPTO_INVALID_PACKET_SYNTAX;
-  }
-  if (ahElement !== null) countSa(ahElement, ipBytes);
-  countSa(espElement, ipBytes);
-  w.payloadStart = bodyStart;
-  w.payloadEnd = padStart;
-  w.payloadProtocol = nextHeader;
-  w.headerSet = true;
-  w.nextHeader = nextHeader;
-  w.padLength = padLength;
-  return CRYPTO_SUCCESS;
-}
-
-/** Adds one authenticated packet of `bytes` IP bytes to an SA's counters. */
-function countSa(element: SaElement, bytes: number): void {
-  element.counters.packets += 1;
-  element.counters.bytes += bytes;
-}
-
-/**
- * Verifies the AH ICV of `layer`'s IP packet (RFC 4302 §3.4.4): the ICV input with mutable
- * fields and the ICV zeroed (wire/ah icvInput — without the ESN high half, which the transform
- * appends itself), the estimated high half, then the other candidate once (D3). Leaves the high
- * half that verified in `w.ahHigh`. 'generic' when the ICV input cannot be formed.
- */
-function verifyAh(
-  mp: Miniport,
-  frame: Uint8Array,
-  layer: RxLayer,
-  element: SaElement,
-  w: RxWork
-): OpenResult | 'generic' {
-  const ip = layer.ip;
-  const auth = element.auth!;
-  const packet = frame.subarray(ip.start, ip.end);
-  if (icvScratch.length < packet.length) icvScratch = new Uint8Array(packet.length * 2);
-  const input = ah.icvInput(packet, icvScratch, {
-    icvLength: auth.icvLength,
-    ivLength: auth.ivLength,
-  });
-  if (!input.ok) {
-    mp.counters.add(`receive.ah-icv-input:${input.error.reason}`);
-    return 'generic';
-  }
-  if (ip.start + input.value.ahOffset !== ip.ah) {
-    mp.counters.add('receive.ah-icv-input:ah-offset');
-    return 'generic';
-  }
-  const icvAt = ip.start + input.value.icvOffset;
-  const icv = frame.subarray(icvAt, icvAt + auth.icvLength);
-  const ivAt = ip.ah + ah.FIXED_LENGTH;
-  const iv = auth.ivLength > 0 ? frame.subarray(ivAt, ivAt + auth.ivLength) : null;
-  const candidates = w.candidates;
-  highCandidates(element, be32(frame, ip.ah + 8), candidates);
-  w.ahHigh = candidates.first;
-  let result = auth.verify(input.value.input, candidates.first, iv, icv);
-  if (result === 'icv-mismatch' && candidates.second >= 0) {
-    const retry = auth.verify(input.value.input, candidates.second, iv, icv);
-    if (retry === 'ok') {
-      mp.counters.add('receive.esn-retry');
-      w.ahHigh = candidates.second;
-      result = retry;
-    }
-  }
-  return result;
 }

@@ -60,6 +60,15 @@ export function inboundState(element: SaElement): InboundSaState {
   return state;
 }
 
+/** A 64-bit sequence number as its two 32-bit halves. */
+export interface SeqHalves {
+  high: number;
+  low: number;
+}
+
+/** Scratch for highCandidates (the receive path is synchronous). */
+const top: SeqHalves = { high: 0, low: 0 };
+
 /** The two ESN high halves the NIC tries, in order; `second` is -1 when there is no other. */
 export interface HighCandidates {
   first: number;
@@ -78,17 +87,30 @@ export function highCandidates(element: SaElement, low: number, out: HighCandida
     out.second = -1;
     return;
   }
-  const state = inboundState(element);
   // T = the larger of the highest authenticated number and SequenceNumberHighOrder ‖ 0 (ADD_SA,
   // or UPDATE_SA when the transport pushed a newer high half).
-  const given = element.seqHigh >>> 0;
-  const ahead = !state.authenticated || given > state.highestHigh;
-  const th = ahead ? given : state.highestHigh;
-  const tl = ahead ? 0 : state.highestLow;
+  windowTop(element, top);
+  candidatesAt(low, top.high, top.low, out);
+}
+
+/**
+ * The ESN candidates of {@link highCandidates} for a given T = th ‖ tl (the receive batch asks
+ * what they would be once T has moved). The estimate never decreases as T grows.
+ */
+export function candidatesAt(low: number, th: number, tl: number, out: HighCandidates): void {
   const estimate = estimateHigh(low >>> 0, (BigInt(th) << 32n) | BigInt(tl), ESN_ESTIMATE_WINDOW);
   out.first = estimate;
   // D3: "tries the current and the next value once" — the other of Th and Th + 1.
   out.second = estimate === th ? (th < 0xffff_ffff ? th + 1 : -1) : th;
+}
+
+/** The T the ESN candidates of `element` are estimated from now (see {@link highCandidates}). */
+export function windowTop(element: SaElement, out: SeqHalves): void {
+  const state = inboundState(element);
+  const given = element.seqHigh >>> 0;
+  const ahead = !state.authenticated || given > state.highestHigh;
+  out.high = ahead ? given : state.highestHigh;
+  out.low = ahead ? 0 : state.highestLow;
 }
 
 /** Records that sequence number high ‖ low authenticated on `element`, and the packet's mode. */

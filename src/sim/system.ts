@@ -253,7 +253,12 @@ export class System {
       random: derive(spec.seed, `nic-${label}`),
       complete: (nbl) => host?.onSendComplete(nbl),
       indicateStatus: (indication) => host?.onStatusIndication(indication),
-      indicateReceive: (first) => receiver?.receive(first),
+      // ProtocolReceiveNetBufferLists consumes the chain at once (the receiver copies what it
+      // keeps), then NdisReturnNetBufferLists gives the NBLs back to the NIC's pool.
+      indicateReceive: (first) => {
+        receiver?.receive(first);
+        nic.returnNetBufferLists(first);
+      },
     });
     host = new Host({
       name: me.name,
