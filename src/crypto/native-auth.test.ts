@@ -10,6 +10,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { gcm } from '@noble/ciphers/aes.js';
 import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
@@ -95,14 +96,20 @@ test('engine: createAuthOnEngine computes and verifies on whichever engine is ac
   t.destroy();
 });
 
-const LOADED: string | false = SKIP === false ? 'the native addon is loaded' : false;
-
-test('native: without the addon createNativeAuth says so', { skip: LOADED }, () => {
-  assert.throws(
-    () => createNativeAuth({ integrity: 'hmac-sha1-96', key: new Uint8Array(20), esn: false }),
-    (e: unknown) =>
-      e instanceof TypeError &&
-      e.message === 'createNativeAuth: expected the native engine loaded, got node:crypto'
+test('native: without the addon createNativeAuth says so (IPSECOV2_ENGINE=js in a child process)', () => {
+  const module = new URL('./native-auth.js', import.meta.url).href;
+  const script = `import(${JSON.stringify(module)}).then((m) => {
+    try { m.createNativeAuth({ integrity: 'hmac-sha1-96', key: new Uint8Array(20), esn: false }); }
+    catch (e) { process.stdout.write(e.constructor.name + ': ' + e.message); }
+  });`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, IPSECOV2_ENGINE: 'js' },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(
+    r.stdout,
+    'TypeError: createNativeAuth: expected the native engine loaded, got node:crypto'
   );
 });
 
