@@ -19,6 +19,8 @@ import type { EspTransform, OpenResult, Random } from './transform.ts';
 
 /** An ESP transform that also seals and opens packets laid out inside one buffer. */
 export interface BatchEspTransform extends EspTransform {
+  /** True when `seal` draws the IV from Random (a CBC cipher, RFC 3602 §3), not the sequence number. */
+  readonly randomIv: boolean;
   /**
    * Seals `count` packets in place: packet i is `buffer[offsets[i] … offsets[i] + lengths[i])`,
    * sealed as `seal(packet, seqHigh[i])` would (CBC IVs from the SA's Random, in order) — or, with
@@ -68,6 +70,7 @@ class NativeEsp implements BatchEspTransform {
   readonly ivLength: number;
   readonly icvLength: number;
   readonly padAlign: number;
+  readonly randomIv: boolean;
   readonly #addon: NativeAddon;
   readonly #sa: unknown;
   readonly #mode: number;
@@ -114,6 +117,7 @@ class NativeEsp implements BatchEspTransform {
     } else {
       this.#mode = MODE_NULL;
     }
+    this.randomIv = this.#mode === MODE_CBC;
     try {
       this.#sa = addon.createSa(
         this.#mode,

@@ -128,7 +128,7 @@ export function protectLayout(
       (layout.udpStart < 0 || layout.ip.version === 4) &&
       isBatchTransform(transform)
     ) {
-      if (isCbc(espElement.encryption)) {
+      if (transform.randomIv) {
         // Contract D6: drawn now, in packet order, exactly as an immediate seal draws it.
         const iv = transform.ivLength === 8 ? ivScratch8 : ivScratch16;
         mp.random.fill(iv);
