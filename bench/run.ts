@@ -51,6 +51,7 @@ import {
   type PairMeasurement,
   type Round,
 } from './harness.ts';
+import { benchQueues } from './queues.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Options and fixtures.
@@ -611,7 +612,7 @@ function saAdd(total: number): SaAdd {
 // Main.
 // ---------------------------------------------------------------------------------------------
 
-function main(): void {
+async function main(): Promise<void> {
   const engine = activeEngine();
   const log = (s: string): void => {
     if (!JSON_OUT) process.stderr.write(`${s}\n`);
@@ -647,7 +648,19 @@ function main(): void {
     { sas: [GCM], payload: 1400, tunnel: true },
     GCM_REF
   );
-  row('send 1 vs 2 queues', 0, null, null, '', 'not yet: the model has one send queue');
+  if (want('send 1 vs 2 queues')) {
+    const q = await benchQueues({ budgetMs: BUDGET_MS });
+    row(
+      'send 1 vs 2 queues',
+      1400,
+      q.two,
+      q.one,
+      '1 queue, same sends (ESP AES-GCM-128 transport IPv4 1400 B)',
+      `${q.flows} flows split ${q.split.join('/')} by RSS` +
+        (q.cpu === null ? '' : `; by CPU time ${fmt(q.cpu.ratio, 2)}×`) +
+        (q.waited === null ? '' : `; queues waited for a CPU ${fmt(q.waited.two * 100)}%`)
+    );
+  }
 
   const rxName = 'receive ESP AES-GCM-128 1400 B (decrypt+verify+replay)';
   if (want(rxName)) {
@@ -756,4 +769,4 @@ function main(): void {
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
-main();
+await main();

@@ -33,7 +33,7 @@ const MAX_SPARE = 16;
 /** Fresh, uninitialised chunk memory. */
 function chunk(bytes: number): ArrayBuffer {
   // Model: allocUnsafeSlow skips zeroing (measured: ~170 ns per 1,400-byte frame for 256 KiB).
-  return Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer;
+  return Buffer.allocUnsafeSlow(bytes).buffer;
 }
 
 /**
