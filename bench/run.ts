@@ -655,10 +655,10 @@ async function main(): Promise<void> {
       1400,
       q.two,
       q.one,
-      '1 queue, same sends (ESP AES-GCM-128 transport IPv4 1400 B)',
-      `${q.flows} flows split ${q.split.join('/')} by RSS` +
-        (q.cpu === null ? '' : `; by CPU time ${fmt(q.cpu.ratio, 2)}×`) +
-        (q.waited === null ? '' : `; queues waited for a CPU ${fmt(q.waited.two * 100)}%`)
+      '1 queue, same sends',
+      `ESP AES-GCM-128 1400 B; ${q.flows} flows ${q.split.join('/')} by RSS` +
+        (q.cpu === null ? '' : `; CPU-time ratio ${fmt(q.cpu.ratio, 2)}`) +
+        (q.waited === null ? '' : `; waited for a CPU ${fmt(q.waited.two * 100)}%`)
     );
   }
 
@@ -671,8 +671,8 @@ async function main(): Promise<void> {
       1400,
       paired ? rx.result : rx,
       paired ? rx.reference : null,
-      paired ? 'native openBatch aes-128-gcm, the same frames' : 'n/a (no addon)',
-      '16,384 frames in one receive buffer, batches of 64',
+      paired ? 'native openBatch aes-128-gcm, same frames' : 'n/a (no addon)',
+      '16,384 frames in one buffer, batches of 64',
       paired ? rx.ratio : null
     );
   }

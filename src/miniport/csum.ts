@@ -158,11 +158,12 @@ export interface TransportLocation {
 
 /** Whether slot 0 asks for a TCP or UDP checksum (IpHeaderChecksum is always honoured). */
 export function asksTransportChecksum(raw: number): boolean {
-  return (
-    getField(raw, ChecksumTransmit.TcpChecksum) !== 0 ||
-    getField(raw, ChecksumTransmit.UdpChecksum) !== 0
-  );
+  return (raw & TRANSPORT_CHECKSUM_BITS) !== 0;
 }
+
+/** The TcpChecksum and UdpChecksum bits of slot 0 (one-bit fields, ChecksumTransmit). */
+const TRANSPORT_CHECKSUM_BITS =
+  (1 << ChecksumTransmit.TcpChecksum.shift) | (1 << ChecksumTransmit.UdpChecksum.shift);
 
 /**
  * Carries out what slot 0 (`raw`) asks of the TCP/UDP checksum at `where` (D13): with

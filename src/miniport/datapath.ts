@@ -141,7 +141,7 @@ export function sendNetBufferLists(mp: Miniport, first: NetBufferList | null): v
     let nbl = first;
     while (nbl !== null) {
       const next = nbl.next;
-      mp.counters.bump(state.slots.nbl);
+      mp.counters.bump(state.slots.nbl); // before anything can throw out of the loop
       work.beginNbl();
       const lsoRaw = getLso(nbl);
       try {
@@ -261,6 +261,8 @@ function configuredFor(mp: Miniport, bundle: SaBundle, work: SendWork): boolean 
 
 /** Decodes slot 12 (Transmit) into `work.header`, offsets in bytes (D4), without allocating. */
 function readHeaderOob(raw: number, work: SendWork): void {
+  if (raw === work.headerRaw) return; // the same slot 12 as the NBL before: already decoded
+  work.headerRaw = raw;
   const h = work.header;
   h.nextHeader = getField(raw, HeaderTransmit.NextHeader);
   h.padLength = getField(raw, HeaderTransmit.PadLength);

@@ -156,7 +156,7 @@ export class HandleIndex<B> {
   /** The bundle at `handle` (an integer), or undefined. */
   get(handle: number): B | undefined {
     const i = handle - 1;
-    const c = Math.floor(i / HANDLE_CHUNK);
+    const c = i < 0x4000_0000 ? i >> 10 : Math.floor(i / HANDLE_CHUNK); // HANDLE_CHUNK = 2^10
     const k = c - this.#base;
     // Bounds first: an index past the array would be looked up as a property name.
     if (!(k >= 0 && k < this.#chunks.length)) return undefined;

@@ -245,6 +245,8 @@ export class SendWork {
   readonly l2: L2 = { ipStart: 0, version: 0, tagged: false };
   /** The NBL's header OOB (slot 12), offsets in bytes. */
   readonly header: HeaderOob = { nextHeader: 0, padLength: 0, ahOffset: 0, espOffset: 0 };
+  /** The raw slot 12 value `header` was decoded from (-1: none yet). */
+  headerRaw = -1;
   /** Where the TCP/UDP header of the packet at hand is (checksum offload, D13). */
   readonly l4: TransportLocation = { protocol: 0, start: 0, end: 0, ipStart: 0, version: 4 };
   /** The NBL's OffloadHandle bundle, while the NBL is in the NIC's hands (SaBundle.inFlight). */

@@ -97,8 +97,11 @@ export function isBatchTransform(t: EspTransform): t is BatchEspTransform {
  * number high half `highs[i]`, on behalf of NBL record `owners[i]`.
  */
 export class SealQueue {
-  #transforms: (BatchEspTransform | null)[] = [];
-  #buffers: (ArrayBufferLike | null)[] = [];
+  /** Runs of consecutive packets with one transform in one buffer: run r starts at #runStart[r]. */
+  #runTransforms: BatchEspTransform[] = [];
+  #runBuffers: ArrayBufferLike[] = [];
+  #runStart = new Int32Array(16);
+  #runs = 0;
   #offsets = new Uint32Array(256);
   #lengths = new Uint32Array(256);
   #highs = new Uint32Array(256);
@@ -124,8 +127,19 @@ export class SealQueue {
   ): void {
     const i = this.#count;
     if (i === this.#offsets.length) this.#grow();
-    this.#transforms[i] = transform;
-    this.#buffers[i] = frame.buffer;
+    const buffer = frame.buffer;
+    const r = this.#runs - 1;
+    if (r < 0 || this.#runTransforms[r] !== transform || this.#runBuffers[r] !== buffer) {
+      if (r + 1 === this.#runStart.length) {
+        const grown = new Int32Array(this.#runStart.length * 2);
+        grown.set(this.#runStart);
+        this.#runStart = grown;
+      }
+      this.#runTransforms[r + 1] = transform;
+      this.#runBuffers[r + 1] = buffer;
+      this.#runStart[r + 1] = i;
+      this.#runs = r + 2;
+    }
     this.#offsets[i] = frame.byteOffset + start;
     this.#lengths[i] = end - start;
     this.#highs[i] = high;
@@ -135,7 +149,9 @@ export class SealQueue {
 
   /** Forgets the packets queued after the first `mark` (their NBL failed: nothing is sealed). */
   truncate(mark: number): void {
-    if (mark < this.#count) this.#count = mark; // entries past `count` are overwritten later
+    if (mark >= this.#count) return;
+    this.#count = mark; // entries past `count` are overwritten later
+    while (this.#runs > 0 && this.#runStart[this.#runs - 1] >= mark) this.#runs--;
   }
 
   /**
@@ -145,15 +161,12 @@ export class SealQueue {
    */
   flush(failed: (owner: number) => void): void {
     const n = this.#count;
-    let i = 0;
-    while (i < n) {
-      const transform = this.#transforms[i]!;
-      const buffer = this.#buffers[i]!;
-      let j = i + 1;
-      while (j < n && this.#transforms[j] === transform && this.#buffers[j] === buffer) j++;
+    for (let r = 0; r < this.#runs; r++) {
+      const i = this.#runStart[r];
+      const j = r + 1 < this.#runs ? this.#runStart[r + 1] : n;
       try {
-        transform.sealBatch(
-          new Uint8Array(buffer),
+        this.#runTransforms[r].sealBatch(
+          new Uint8Array(this.#runBuffers[r]),
           this.#offsets.subarray(i, j),
           this.#lengths.subarray(i, j),
           this.#highs.subarray(i, j),
@@ -163,9 +176,9 @@ export class SealQueue {
       } catch {
         for (let k = i; k < j; k++) failed(this.#owners[k]);
       }
-      i = j;
     }
-    this.truncate(0);
+    this.#count = 0;
+    this.#runs = 0;
   }
 
   #grow(): void {

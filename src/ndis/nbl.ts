@@ -114,7 +114,8 @@ export class NblInfo {
 
 /** The word index of `slot`; throws a RangeError for a slot outside [0, MaxNetBufferListInfo). */
 function index(slot: number): number {
-  if (!Number.isInteger(slot) || slot < 0 || slot >= MaxNetBufferListInfo) {
+  // `slot >>> 0 === slot` is true exactly for integers 0 … 2^32 − 1 (the hot path: one compare).
+  if (slot >>> 0 !== slot || slot >= MaxNetBufferListInfo) {
     throw new RangeError(
       `NblInfo: expected a slot from 0 to ${MaxNetBufferListInfo - 1}, got ${slot}`
     );

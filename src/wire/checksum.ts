@@ -76,6 +76,11 @@ export function sumRange(bytes: Uint8Array, start: number, end: number, seed = 0
 
 /** Folds an unfolded sum to 16 bits by end-around carry (RFC 1071 §2(B)); the result is never above 0xffff. */
 export function fold(sum: number): number {
+  if (sum <= 0x7fff_ffff) {
+    // Fits 31 bits (every header and packet sum): two end-around carries in integer arithmetic.
+    sum = (sum & 0xffff) + (sum >>> 16);
+    return (sum & 0xffff) + (sum >>> 16);
+  }
   // Division, not `>>> 16`: the sum may exceed 32 bits.
   while (sum > 0xffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
   return sum;
