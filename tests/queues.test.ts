@@ -23,33 +23,9 @@ import { fillPayload, frameSpec, type QueueFlow, type QueueSa } from '../src/sim
 import { verifyRuns, type RunsReport } from '../src/sim/queue-verify.ts';
 import { pinFlows, SendQueues, type QueuesRun } from '../src/sim/queues.ts';
 import { encodeQueueSas } from '../src/sim/send-queue.ts';
+import { queueSas } from './queue-fixtures.ts';
 
-const A = Uint8Array.of(192, 0, 2, 10);
-const B = Uint8Array.of(198, 51, 100, 20);
-const key = (n: number, seed: number): Uint8Array =>
-  Uint8Array.from({ length: n }, (_, i) => (seed * 37 + i * 29 + 1) & 0xff);
-
-const SAS: readonly QueueSa[] = [
-  {
-    source: A,
-    destination: B,
-    sas: [{ protocol: 'esp', spi: 0x1001, encryption: 'aes-gcm-128', encryptionKey: key(20, 1) }],
-  },
-  {
-    source: A,
-    destination: B,
-    sas: [
-      {
-        protocol: 'esp',
-        spi: 0x2002,
-        encryption: 'aes-gcm-128',
-        encryptionKey: key(20, 2),
-        esn: true,
-      },
-    ],
-    firstSequence: (1n << 32n) - 100n,
-  },
-];
+const SAS: readonly QueueSa[] = queueSas((1n << 32n) - 100n);
 
 const FLOWS: readonly QueueFlow[] = [
   ...Array.from({ length: 8 }, (_, i) => ({

@@ -61,32 +61,13 @@ class Auth implements AuthTransform {
 
   compute(data: Uint8Array, seqHigh: number, iv: Uint8Array | null, out: Uint8Array): void {
     this.#live('ah.compute');
-    if (!Number.isInteger(seqHigh) || seqHigh < 0 || seqHigh > 0xffffffff) {
-      throw new RangeError(
-        `ah.compute: expected seqHigh as an integer 0 … 2^32 − 1, got ${seqHigh}`
-      );
-    }
-    if (out.length !== this.icvLength) {
-      throw new RangeError(
-        `ah.compute: expected a ${this.icvLength}-byte out for ${this.integrity}, got ${out.length} bytes`
-      );
-    }
-    const ivLength = iv === null ? 0 : iv.length;
-    if (ivLength !== this.ivLength) {
-      throw new RangeError(
-        `ah.compute: expected a ${this.ivLength}-byte iv for ${this.integrity}, got ${ivLength} bytes`
-      );
-    }
+    checkComputeArgs(this, seqHigh, iv, out);
     this.#compute(data, seqHigh, iv, out);
   }
 
   verify(data: Uint8Array, seqHigh: number, iv: Uint8Array | null, icv: Uint8Array): OpenResult {
     this.#live('ah.verify');
-    if (!Number.isInteger(seqHigh) || seqHigh < 0 || seqHigh > 0xffffffff) {
-      throw new RangeError(
-        `ah.verify: expected seqHigh as an integer 0 … 2^32 − 1, got ${seqHigh}`
-      );
-    }
+    checkSeqHigh(seqHigh, 'ah.verify');
     // Packet bytes: a wrong IV or ICV length is a value, never a throw.
     if (icv.length !== this.icvLength || (iv === null ? 0 : iv.length) !== this.ivLength) {
       return 'bad-length';
@@ -120,6 +101,37 @@ class Auth implements AuthTransform {
     if (this.esn) cipher.setAAD(this.#high);
     cipher.final(); // RFC 4543 §2: GMAC is GCM with an empty plaintext
     out.set(cipher.getAuthTag());
+  }
+}
+
+/** Throws a RangeError unless `value` is a 32-bit sequence number high half (RFC 4302 §2.5.1). */
+export function checkSeqHigh(value: number, where: string): void {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw new RangeError(`${where}: expected seqHigh as an integer 0 … 2^32 − 1, got ${value}`);
+  }
+}
+
+/**
+ * The misuse checks of `AuthTransform.compute` for every engine: seqHigh, the length of `out`
+ * (icvLength) and of `iv` (ivLength; null counts as 0 bytes).
+ */
+export function checkComputeArgs(
+  t: Pick<AuthTransform, 'integrity' | 'icvLength' | 'ivLength'>,
+  seqHigh: number,
+  iv: Uint8Array | null,
+  out: Uint8Array
+): void {
+  checkSeqHigh(seqHigh, 'ah.compute');
+  if (out.length !== t.icvLength) {
+    throw new RangeError(
+      `ah.compute: expected a ${t.icvLength}-byte out for ${t.integrity}, got ${out.length} bytes`
+    );
+  }
+  const ivLength = iv === null ? 0 : iv.length;
+  if (ivLength !== t.ivLength) {
+    throw new RangeError(
+      `ah.compute: expected a ${t.ivLength}-byte iv for ${t.integrity}, got ${ivLength} bytes`
+    );
   }
 }
 

@@ -11,7 +11,7 @@
  * checks of `compute`/`verify` are ah.ts's too, with the same messages.
  */
 import { hmacHash } from './_hmac.ts';
-import { createAuth, type AuthConfig } from './ah.ts';
+import { checkComputeArgs, checkSeqHigh, createAuth, type AuthConfig } from './ah.ts';
 import { nativeAddon, type NativeAddon } from './engine.ts';
 import { integrityInfo, type IntegrityName } from './names.ts';
 import type { AuthTransform, OpenResult } from './transform.ts';
@@ -22,12 +22,6 @@ const MODE_GMAC = 1;
 
 /** authVerify's results, by number. */
 const RESULTS: readonly OpenResult[] = ['ok', 'icv-mismatch', 'bad-length'];
-
-function checkSeqHigh(value: number, where: string): void {
-  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
-    throw new RangeError(`${where}: expected seqHigh as an integer 0 … 2^32 − 1, got ${value}`);
-  }
-}
 
 class NativeAuth implements AuthTransform {
   readonly integrity: IntegrityName;
@@ -78,18 +72,7 @@ class NativeAuth implements AuthTransform {
 
   compute(data: Uint8Array, seqHigh: number, iv: Uint8Array | null, out: Uint8Array): void {
     this.#live('ah.compute');
-    checkSeqHigh(seqHigh, 'ah.compute');
-    if (out.length !== this.icvLength) {
-      throw new RangeError(
-        `ah.compute: expected a ${this.icvLength}-byte out for ${this.integrity}, got ${out.length} bytes`
-      );
-    }
-    const ivLength = iv === null ? 0 : iv.length;
-    if (ivLength !== this.ivLength) {
-      throw new RangeError(
-        `ah.compute: expected a ${this.ivLength}-byte iv for ${this.integrity}, got ${ivLength} bytes`
-      );
-    }
+    checkComputeArgs(this, seqHigh, iv, out);
     this.#addon.authCompute(this.#sa, data, seqHigh, iv, out);
   }
 

@@ -15,33 +15,9 @@ import {
 } from './queue-work.ts';
 import { QueueVerifier, verifyRuns } from './queue-verify.ts';
 import { encodeQueueSas, SendQueue, type QueueSetup } from './send-queue.ts';
+import { queueSas } from '../../tests/queue-fixtures.ts';
 
-const A = Uint8Array.of(192, 0, 2, 10);
-const B = Uint8Array.of(198, 51, 100, 20);
-const key = (n: number, seed: number): Uint8Array =>
-  Uint8Array.from({ length: n }, (_, i) => (seed * 37 + i * 29 + 1) & 0xff);
-
-const SAS: readonly QueueSa[] = [
-  {
-    source: A,
-    destination: B,
-    sas: [{ protocol: 'esp', spi: 0x1001, encryption: 'aes-gcm-128', encryptionKey: key(20, 1) }],
-  },
-  {
-    source: A,
-    destination: B,
-    sas: [
-      {
-        protocol: 'esp',
-        spi: 0x2002,
-        encryption: 'aes-gcm-128',
-        encryptionKey: key(20, 2),
-        esn: true,
-      },
-    ],
-    firstSequence: (1n << 32n) - 40n,
-  },
-];
+const SAS: readonly QueueSa[] = queueSas((1n << 32n) - 40n);
 
 const FLOWS: readonly QueueFlow[] = [
   { sa: 0, sourcePort: 49152, destinationPort: 443, payload: 1400 },
