@@ -493,8 +493,13 @@ export function build(spec: FrameSpec, nbl: NetBufferList = new NetBufferList())
   const p = plan(spec);
   const memory = new Uint8Array(p.frameLength);
   write(spec, p, memory);
+  const reused = nbl.netBuffers.length === 1 ? nbl.netBuffers[0] : null; // a pooled NBL's NB
   nbl.reset();
-  nbl.netBuffers.push(new NetBuffer(memory));
+  if (reused === null) nbl.netBuffers.push(new NetBuffer(memory));
+  else {
+    reused.attach(memory);
+    nbl.netBuffers.push(reused);
+  }
   fillOob(nbl, spec, p);
   return nbl;
 }

@@ -118,10 +118,18 @@ export interface SenderOptions {
 const PLACEHOLDER_HANDLE = 1n;
 
 /** The sending transport of one host. */
+/** Completed NBLs a sender keeps for reuse. */
+const POOL_LIMIT = 256;
+
 export class Sender {
   readonly #o: SenderOptions;
   readonly #flows = new Map<string, FlowState>();
   readonly #queue: NetBufferList[] = [];
+  /**
+   * Completed NBLs for the next sends (NdisAllocateNetBufferListPool): `framing.build` resets and
+   * refills one instead of allocating an NBL, its NblInfo and its NET_BUFFER per packet.
+   */
+  readonly #pool: NetBufferList[] = [];
   #ipId = 1;
   #ipv6Id = 1;
   #flushing = false;
@@ -285,7 +293,7 @@ export class Sender {
         useLso && lso !== null ? { version: lso.version, mss } : undefined
       );
       const nbl = offload
-        ? framing.build(spec)
+        ? framing.build(spec, this.#pool.pop())
         : this.#software(spec, transport, tunnel, seqOf, null);
       this.#ipId = (this.#ipId + segments) % 0x8000;
       this.#enqueue(nbl, flow, states, reservations, offload, segments, chunk);
@@ -326,7 +334,7 @@ export class Sender {
       undefined
     );
     let nbl: NetBufferList;
-    if (offload) nbl = framing.build(spec);
+    if (offload) nbl = framing.build(spec, this.#pool.pop());
     else {
       const v6Id = this.#ipv6Id;
       this.#ipv6Id = (this.#ipv6Id + 1) >>> 0 || 1;
@@ -523,5 +531,6 @@ export class Sender {
       const r = rec.reservations[i];
       if (r.highChanges && s.inFlight === 0) this.#o.sadb.update(s, Number(r.next >> 32n));
     });
+    if (this.#pool.length < POOL_LIMIT) this.#pool.push(nbl); // the NIC is done with it (D11)
   }
 }
