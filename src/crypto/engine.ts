@@ -41,6 +41,22 @@ export interface NativeAddon {
     count: number,
     ivPresent: boolean
   ): void;
+  /**
+   * `seal`, and before packet i is sealed its checksum job `jobs[4i … 4i + 4)` = [start, end,
+   * field, seed] (absolute offsets into `buffer`; field 0xFFFFFFFF: none): the one's complement of
+   * seed + the sum of `buffer[start, end)` as big-endian 16-bit words (RFC 1071), written
+   * big-endian at `field`, which must lie in [start, end − 2], all inside packet i.
+   */
+  sealWithChecksums(
+    sa: unknown,
+    buffer: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    seqHigh: Uint32Array,
+    count: number,
+    ivPresent: boolean,
+    jobs: Uint32Array
+  ): void;
   open(
     sa: unknown,
     buffer: Uint8Array,
@@ -95,11 +111,15 @@ const CANDIDATES: readonly string[] = [
   '../../native/build/Release/engine.node',
 ];
 
-/** The functions a loaded addon must have; an older build without the AH ones is not used. */
+/**
+ * The functions a loaded addon must have; an older build without the AH ones or the fused
+ * checksum (`sealWithChecksums`) is not used.
+ */
 const FUNCTIONS: readonly string[] = [
   'createSa',
   'destroySa',
   'seal',
+  'sealWithChecksums',
   'open',
   'authCreate',
   'authCompute',
@@ -144,9 +164,9 @@ function load(): Loaded {
 }
 
 /**
- * Seals one AES-128-GCM packet (ESN, IV = sequence number) and computes one ESN HMAC-SHA-256-128
- * AH ICV with the addon and with node:crypto and compares the bytes: an addon that loads but
- * disagrees is not used. Null when they agree.
+ * Seals one AES-128-GCM packet (ESN, IV = sequence number), once with a checksum job, and computes
+ * one ESN HMAC-SHA-256-128 AH ICV with the addon and with node:crypto and compares the bytes: an
+ * addon that loads but disagrees is not used. Null when they agree.
  */
 function selfTest(addon: NativeAddon): string | null {
   return selfTestEsp(addon) ?? selfTestAuth(addon);
@@ -198,8 +218,24 @@ function selfTestEsp(addon: NativeAddon): string | null {
       true
     );
     const one = Uint32Array.of(0);
-    addon.seal(sa, packet, one, Uint32Array.of(packet.length), Uint32Array.of(seqHigh), 1, false);
+    const lengths = Uint32Array.of(packet.length);
+    const highs = Uint32Array.of(seqHigh);
+    // A checksum job over [16, 51) (odd length), field at 20, seed 0x1fffe, against the RFC 1071
+    // sum written here and an ordinary seal: the job must run before the packet is encrypted.
+    const fused = packet.slice();
+    const check = packet.slice();
+    let sum = 0x1fffe;
+    for (let i = 16; i < 51; i += 2) sum += (check[i] << 8) | (i + 1 < 51 ? check[i + 1] : 0);
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    const c = ~sum & 0xffff;
+    check[20] = c >>> 8;
+    check[21] = c & 0xff;
+    addon.seal(sa, packet, one, lengths, highs, 1, false);
+    addon.seal(sa, check, one, lengths, highs, 1, false);
+    const job = Uint32Array.of(16, 51, 20, 0x1fffe);
+    addon.sealWithChecksums(sa, fused, one, lengths, highs, 1, false, job);
     addon.destroySa(sa);
+    if (!fused.every((b, i) => b === check[i])) return 'the fused checksum differs from RFC 1071';
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
   }

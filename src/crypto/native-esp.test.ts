@@ -4,13 +4,23 @@
  * (every algorithm esp.ts has, random keys, SPIs, sequence numbers, ESN on and off, GCM ICV
  * lengths) and random packets (payload 0–1500 bytes) are sealed by both engines and compared
  * byte for byte; each engine opens the other's packets; bit flips fail; batches in one buffer
- * match `sealMany`; errors match. The native half runs only when the addon loaded.
+ * match `sealMany`; errors match; `sealBatch` with checksum jobs equals the RFC 1071 checksum
+ * (wire/checksum) written first, then an ordinary seal. The native half runs only when the addon
+ * loaded.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { activeEngine, engineReason, nativeAddon } from './engine.ts';
 import { createEsp, type EspConfig } from './esp.ts';
-import { createEspOnEngine, createNativeEsp, nativeEspAvailable } from './native-esp.ts';
+import {
+  CHECKSUM_JOB_WORDS,
+  NO_CHECKSUM,
+  createEspOnEngine,
+  createNativeEsp,
+  nativeEspAvailable,
+  type BatchEspTransform,
+} from './native-esp.ts';
+import * as checksum from '../wire/checksum.ts';
 import {
   ENCRYPTION_NAMES,
   INTEGRITY_NAMES,
@@ -327,5 +337,173 @@ test(
       js.destroy();
       nat.destroy();
     }
+  }
+);
+
+/** A batch of `count` random packets for `t` at random (odd too) offsets in one buffer. */
+function batchOf(
+  r: Random,
+  t: EspTransform,
+  count: number
+): { buffer: Uint8Array; offsets: Uint32Array; lengths: Uint32Array; highs: Uint32Array } {
+  const packets = Array.from({ length: count }, () => packet(r, t));
+  const offsets = new Uint32Array(count);
+  let at = 0;
+  packets.forEach((p, k) => {
+    at += uint(r, 9); // a gap of 0–8 bytes: any alignment
+    offsets[k] = at;
+    at += p.length;
+  });
+  const buffer = new Uint8Array(at + uint(r, 9));
+  r.fill(buffer);
+  packets.forEach((p, k) => {
+    buffer.set(p, offsets[k]);
+  });
+  const lengths = Uint32Array.from(packets, (p) => p.length);
+  const highs = Uint32Array.from(packets, () => uint(r, 0x7fffffff) * 2 + uint(r, 2));
+  return { buffer, offsets, lengths, highs };
+}
+
+/** Random jobs inside each packet's body (about one in four packets has none). */
+function jobsFor(
+  r: Random,
+  t: EspTransform,
+  offsets: Uint32Array,
+  lengths: Uint32Array
+): Uint32Array {
+  const jobs = new Uint32Array(offsets.length * CHECKSUM_JOB_WORDS);
+  for (let k = 0; k < offsets.length; k++) {
+    const j = k * CHECKSUM_JOB_WORDS;
+    const bodyStart = offsets[k] + 8 + t.ivLength;
+    const bodyLength = lengths[k] - 8 - t.ivLength - t.icvLength;
+    if (uint(r, 4) === 0 || bodyLength < 2) {
+      jobs[j + 2] = NO_CHECKSUM;
+      continue;
+    }
+    const start = bodyStart + uint(r, bodyLength - 1); // at least 2 bytes before the body ends
+    const end = start + 2 + uint(r, bodyStart + bodyLength - start - 1);
+    jobs[j] = start;
+    jobs[j + 1] = end;
+    jobs[j + 2] = start + uint(r, end - start - 1);
+    jobs[j + 3] = uint(r, 4) === 0 ? 0xffffffff : uint(r, 0x20000); // up to u32 max
+  }
+  return jobs;
+}
+
+/** wire/checksum's RFC 1071 checksum of each job, written big-endian at its field. */
+function runJobs(buffer: Uint8Array, jobs: Uint32Array): void {
+  for (let j = 0; j < jobs.length; j += CHECKSUM_JOB_WORDS) {
+    if (jobs[j + 2] === NO_CHECKSUM) continue;
+    const c = checksum.finish(checksum.sum16(buffer.subarray(jobs[j], jobs[j + 1]), jobs[j + 3]));
+    buffer[jobs[j + 2]] = c >>> 8;
+    buffer[jobs[j + 2] + 1] = c & 0xff;
+  }
+}
+
+test(
+  'native: sealBatch with checksum jobs = the RFC 1071 checksum (wire/checksum) written first, then the seal',
+  { skip: SKIP },
+  () => {
+    const r = seededRandom(0x5eed);
+    const cases = [
+      ['aes-gcm-128', null],
+      ['aes-cbc-128', 'hmac-sha1-96'],
+      ['null', 'hmac-sha256-128'],
+      ['chacha20-poly1305', null],
+    ] as const;
+    for (let round = 0; round < 40; round++) {
+      const [e, i] = cases[round % cases.length];
+      const cfg = config(r, e, i, round);
+      const nat = createNativeEsp(cfg);
+      const { buffer, offsets, lengths, highs } = batchOf(r, nat, 1 + uint(r, 12));
+      const jobs = jobsFor(r, nat, offsets, lengths);
+      const want = buffer.slice();
+      runJobs(want, jobs);
+      // With ivsWritten the CBC IVs already in the buffer are used: both sides agree.
+      nat.sealBatch(want, offsets, lengths, highs, offsets.length, true);
+      nat.sealBatch(buffer, offsets, lengths, highs, offsets.length, true, jobs);
+      assert.equal(hex(buffer), hex(want), `round ${round} ${e}+${i ?? ''}`);
+      nat.destroy();
+    }
+  }
+);
+
+test(
+  'native: a checksum job lands in the clear before the seal (NULL + HMAC) and a NO_CHECKSUM packet is untouched',
+  { skip: SKIP },
+  () => {
+    const nat = createNativeEsp({
+      encryption: 'null',
+      integrity: 'hmac-sha256-128',
+      encryptionKey: new Uint8Array(0),
+      integrityKey: new Uint8Array(32).fill(3),
+      esn: false,
+    });
+    // Two packets: 8 + 44 (payload 42, pad 0, pad length, next header) + 16 bytes each.
+    const length = 8 + 44 + 16;
+    const buffer = new Uint8Array(2 * length + 1);
+    for (let k = 0; k < buffer.length; k++) buffer[k] = (k * 37 + 1) & 0xff;
+    const offsets = Uint32Array.of(1, 1 + length); // odd offsets
+    const lengths = Uint32Array.of(length, length);
+    const body = offsets[0] + 8;
+    // Packet 0: a 41-byte range (odd) with the field at its start + 16, seed 0x12345.
+    const jobs = Uint32Array.of(body, body + 41, body + 16, 0x12345, 0, 0, NO_CHECKSUM, 0);
+    const region = buffer.slice(body, body + 41);
+    const before = buffer.slice(offsets[1], offsets[1] + length - 16);
+    nat.sealBatch(buffer, offsets, lengths, new Uint32Array(2), 2, false, jobs);
+    const c = checksum.finish(checksum.sum16(region, 0x12345));
+    assert.equal((buffer[body + 16] << 8) | buffer[body + 17], c, 'the checksum field');
+    assert.notEqual(c, (region[16] << 8) | region[17], 'the field changed');
+    region[16] = c >>> 8;
+    region[17] = c & 0xff;
+    assert.equal(hex(buffer.subarray(body, body + 41)), hex(region), 'nothing else in the range');
+    assert.equal(hex(buffer.subarray(offsets[1], offsets[1] + length - 16)), hex(before));
+    nat.destroy();
+  }
+);
+
+test(
+  'native: a checksum job outside its packet, a field outside its range or too few jobs → RangeError, nothing sealed',
+  { skip: SKIP },
+  () => {
+    const nat: BatchEspTransform = createNativeEsp({
+      encryption: 'aes-gcm-128',
+      integrity: null,
+      encryptionKey: new Uint8Array(20).fill(5),
+      esn: false,
+    });
+    const length = 8 + 8 + 36 + 16;
+    const buffer = new Uint8Array(2 * length).fill(0x5a);
+    const offsets = Uint32Array.of(0, length);
+    const lengths = Uint32Array.of(length, length);
+    const highs = new Uint32Array(2);
+    const bad: [string, Uint32Array][] = [
+      [
+        'start before the packet',
+        Uint32Array.of(16, 40, 20, 0, length - 1, length + 20, length + 2, 0),
+      ],
+      [
+        'end past the packet',
+        Uint32Array.of(16, 40, 20, 0, length + 16, 2 * length + 1, length + 20, 0),
+      ],
+      ['field at end - 1', Uint32Array.of(16, 40, 39, 0, 0, 0, NO_CHECKSUM, 0)],
+      ['field before start', Uint32Array.of(16, 40, 15, 0, 0, 0, NO_CHECKSUM, 0)],
+      ['end before start', Uint32Array.of(40, 16, 20, 0, 0, 0, NO_CHECKSUM, 0)],
+      ['one job for two packets', Uint32Array.of(16, 40, 20, 0)],
+    ];
+    for (const [what, jobs] of bad) {
+      assert.throws(
+        () => {
+          nat.sealBatch(buffer, offsets, lengths, highs, 2, false, jobs);
+        },
+        (e: unknown) => e instanceof RangeError && /checksum job|jobs/.test(e.message),
+        what
+      );
+      assert.ok(
+        buffer.every((b) => b === 0x5a),
+        `${what}: nothing written`
+      );
+    }
+    nat.destroy();
   }
 );

@@ -9,6 +9,11 @@
  * (DES as 3DES with K ‖ K ‖ K, as _cbc.ts), AES-GCM, ChaCha20-Poly1305 and NULL + AES-GMAC.
  * Configuration is checked by esp.ts's `createEsp` (same errors, same geometry); CBC IVs still
  * come from the SA's `Random`, in the same order, so output matches the node:crypto engine.
+ *
+ * `sealBatch` can also finish one checksum per packet just before sealing it (the NIC's checksum
+ * engine and its cipher in one pass, issue 6): a TCP segment's checksum lies inside the bytes ESP
+ * encrypts, so it must be written first (contract D13), and fusing the two saves the segment a
+ * native call of its own (src/miniport/lso.ts).
  */
 import { cbcCipher } from './_cbc.ts';
 import { hmacHash } from './_hmac.ts';
@@ -16,6 +21,11 @@ import { nativeAddon, type NativeAddon } from './engine.ts';
 import { createEsp, type EspConfig } from './esp.ts';
 import { encryptionInfo, integrityInfo, type EncryptionName, type IntegrityName } from './names.ts';
 import type { EspTransform, OpenResult, Random } from './transform.ts';
+
+/** u32s per checksum job of `sealBatch`: start, end, field, seed. */
+export const CHECKSUM_JOB_WORDS = 4;
+/** A job's `field` word when the packet has no checksum job. */
+export const NO_CHECKSUM = 0xffffffff;
 
 /** An ESP transform that also seals and opens packets laid out inside one buffer. */
 export interface BatchEspTransform extends EspTransform {
@@ -26,6 +36,13 @@ export interface BatchEspTransform extends EspTransform {
    * sealed as `seal(packet, seqHigh[i])` would (CBC IVs from the SA's Random, in order) — or, with
    * `ivsWritten`, as `seal(packet, seqHigh[i], iv)` with the IV already in each packet's IV field
    * (CBC: the caller drew it; GCM/GMAC/ChaCha20 still use the sequence number, contract D6).
+   *
+   * `checksums` (optional): CHECKSUM_JOB_WORDS u32s per packet, [start, end, field, seed] as
+   * offsets into `buffer`; a field of NO_CHECKSUM means none. Before packet i is sealed, its job
+   * writes the one's complement of seed + the sum of `buffer[start, end)` as big-endian 16-bit
+   * words — with whatever the field holds at that moment — big-endian at `field` (RFC 1071; no
+   * RFC 768 rule for 0: TCP). A job must lie inside its packet with start ≤ field ≤ end − 2; a
+   * job that does not is a RangeError before anything is written.
    */
   sealBatch(
     buffer: Uint8Array,
@@ -33,7 +50,8 @@ export interface BatchEspTransform extends EspTransform {
     lengths: Uint32Array,
     seqHigh: Uint32Array,
     count: number,
-    ivsWritten?: boolean
+    ivsWritten?: boolean,
+    checksums?: Uint32Array
   ): void;
   /** Opens `count` packets in place; results[i]: 0 'ok', 1 'icv-mismatch', 2 'bad-length'. */
   openBatch(
@@ -238,7 +256,8 @@ class NativeEsp implements BatchEspTransform {
     lengths: Uint32Array,
     seqHigh: Uint32Array,
     count: number,
-    ivsWritten = false
+    ivsWritten = false,
+    checksums?: Uint32Array
   ): void {
     this.#live('esp.sealBatch');
     if (this.#mode === MODE_CBC && !ivsWritten) {
@@ -253,7 +272,21 @@ class NativeEsp implements BatchEspTransform {
         random.fill(new Uint8Array(buffer.buffer, at, this.ivLength)); // RFC 3602 §3
       }
     }
-    this.#addon.seal(this.#sa, buffer, offsets, lengths, seqHigh, count, this.#mode === MODE_CBC);
+    const ivPresent = this.#mode === MODE_CBC;
+    if (checksums === undefined) {
+      this.#addon.seal(this.#sa, buffer, offsets, lengths, seqHigh, count, ivPresent);
+    } else {
+      this.#addon.sealWithChecksums(
+        this.#sa,
+        buffer,
+        offsets,
+        lengths,
+        seqHigh,
+        count,
+        ivPresent,
+        checksums
+      );
+    }
   }
 
   openBatch(

@@ -16,7 +16,16 @@ import * as checksum from '../wire/checksum.ts';
 import { IpProtocol } from '../wire/ipv4.ts';
 import * as tcp from '../wire/tcp.ts';
 import * as udp from '../wire/udp.ts';
-import { fillIpv4HeaderChecksum, fillTransportChecksum, pseudoSum, sumRange } from './csum.ts';
+import {
+  fillIpv4HeaderChecksum,
+  fillTransportChecksum,
+  finishFromSeed,
+  planFromSeed,
+  pseudoSum,
+  runChecksumJob,
+  sumRange,
+} from './csum.ts';
+import type { ChecksumJob } from './tx-batch.ts';
 import { statusKey } from './datapath.ts';
 import {
   ADDR,
@@ -416,4 +425,83 @@ test('sumRange (native sum16 when the addon is loaded) folds to the byte-wise RF
     );
     assert.throws(() => addon.sum16(new Uint8Array(4), 2, 6, 0), RangeError);
   }
+});
+
+test('issue 6: planFromSeed judges the seed as finishFromSeed does and its job writes the same checksum, leaving the field alone until run', () => {
+  fc.assert(
+    fc.property(
+      fc.constantFrom(4 as const, 6 as const),
+      fc.constantFrom(6 as const, 17 as const),
+      fc.integer({ min: 20, max: 1600 }),
+      fc.boolean(),
+      fc.constantFrom('right', 'zero', 'other'),
+      (version, protocol, length, seedHasLength, seedKind) => {
+        const built = buildIp({
+          version,
+          payload:
+            protocol === 6
+              ? tcpPayload(version, length - 20, 'zero')
+              : {
+                  protocol: IpProtocol.Udp,
+                  bytes: udpDatagram(
+                    payloadBytes(length - 8),
+                    'zero',
+                    version,
+                    version === 4 ? ADDR.v4src : ADDR.v6src,
+                    version === 4 ? ADDR.v4dst : ADDR.v6dst
+                  ),
+                },
+        });
+        const frame = ethernetFrame(built.bytes, version);
+        const ipStart = L2;
+        const start = L2 + built.payload;
+        const end = frame.length;
+        const field = start + (protocol === 6 ? 16 : 6);
+        const right = checksum.fold(
+          pseudoSum(frame, ipStart, version, protocol, seedHasLength ? end - start : 0)
+        );
+        const seed = seedKind === 'right' ? right : seedKind === 'zero' ? 0 : right ^ 0x0100;
+        frame[field] = seed >>> 8;
+        frame[field + 1] = seed & 0xff;
+        const planned = frame.slice();
+        const job: ChecksumJob = { start: 0, end: 0, field: 0, seed: 0 };
+        const ok = planFromSeed(
+          planned,
+          protocol,
+          start,
+          end,
+          ipStart,
+          version,
+          seedHasLength,
+          job
+        );
+        assert.deepEqual(planned, frame, 'planning writes nothing');
+        assert.deepEqual(job, { start, end, field, seed: seedHasLength ? 0 : end - start });
+        const finished = frame.slice();
+        const want = finishFromSeed(
+          finished,
+          protocol,
+          start,
+          end,
+          ipStart,
+          version,
+          seedHasLength
+        );
+        assert.equal(ok, want, 'the same judgement of the seed');
+        assert.equal(ok, seedKind === 'right' || (seed % 0xffff === 0 && right % 0xffff === 0));
+        const c = runChecksumJob(planned, job);
+        if (protocol === 17 && c === 0) {
+          planned[field] = 0xff; // RFC 768: the caller's rule (finishFromSeed applies it)
+          planned[field + 1] = 0xff;
+        }
+        assert.deepEqual(planned, finished, 'the job writes what finishFromSeed writes');
+        if (seedKind === 'right') {
+          const l4 = finished.subarray(start, end);
+          const pseudo = pseudoSum(finished, ipStart, version, protocol, end - start);
+          assert.equal(checksum.finish(checksum.sum16(l4, pseudo)) % 0xffff, 0, 'a valid checksum');
+        }
+      }
+    ),
+    { numRuns: 200 }
+  );
 });

@@ -17,6 +17,9 @@
  *   extending the transport's seed (pseudo-header without length, D2) as hardware does; without
  *   LSO it extends the seed with length (D13). A seed that is not the pseudo-header sum is counted
  *   (`send.checksum-seed-mismatch`) and — as on hardware — yields a wrong checksum on the wire.
+ *   Issue 6: an LSO segment whose ESP seal waits for the batch hands its checksum to the seal
+ *   (`planFromSeed` judges the seed and plans the job; the native seal runs it first), so the
+ *   segment costs no native call of its own; the bytes are those of `finishFromSeed`.
  *
  * Decisions where the contract is silent (for docs/decisions.md):
  * - A request the NIC cannot honour fails the NBL with NDIS_STATUS_INVALID_PACKET rather than
@@ -41,6 +44,7 @@ import type { CurrentConfig } from './config.ts';
 import type { Miniport } from './miniport.ts';
 import { locateL2, readIp, walkChain } from './send-locate.ts';
 import type { Outcome, SendWork } from './send-work.ts';
+import type { ChecksumJob } from './tx-batch.ts';
 
 /**
  * The unfolded pseudo-header sum of the IP header at `ipStart` (RFC 9293 §3.1 for IPv4, RFC 8200
@@ -85,6 +89,9 @@ export function fillTransportChecksum(
   frame[field + 1] = c & 0xff;
 }
 
+/** finishFromSeed's job (the send path is synchronous: filled and run in one call). */
+const job: ChecksumJob = { start: 0, end: 0, field: 0, seed: 0 };
+
 /**
  * Finishes the TCP/UDP checksum of [`start`, `end`) from the transport's seed in the checksum
  * field, as checksum-offload hardware does: the one's-complement sum of the segment *with the
@@ -103,19 +110,56 @@ export function finishFromSeed(
   version: 4 | 6,
   seedHasLength: boolean
 ): boolean {
+  const seedOk = planFromSeed(frame, protocol, start, end, ipStart, version, seedHasLength, job);
+  if (runChecksumJob(frame, job) === 0 && protocol === 17) {
+    frame[job.field] = 0xff; // RFC 768: a computed 0 is sent as all ones
+    frame[job.field + 1] = 0xff;
+  }
+  return seedOk;
+}
+
+/**
+ * The first half of {@link finishFromSeed}, for a checksum the ESP seal will finish (tx-batch.ts
+ * `ChecksumJob`, issue 6): judges the transport's seed in the field (the return value, as
+ * finishFromSeed's) and fills `out` with the job that finishFromSeed would run — the segment
+ * summed with the seed in place, plus the segment length when the seed has none (D2). Writes
+ * nothing. No RFC 768 rule for a UDP result of 0: the caller applies it (finishFromSeed) or
+ * fuses only TCP (lso.ts).
+ */
+export function planFromSeed(
+  frame: Uint8Array,
+  protocol: 6 | 17,
+  start: number,
+  end: number,
+  ipStart: number,
+  version: 4 | 6,
+  seedHasLength: boolean,
+  out: ChecksumJob
+): boolean {
   const field = start + (protocol === 6 ? 16 : 6); // RFC 9293 §3.1 / RFC 768 checksum offsets
   const seed = (frame[field] << 8) | frame[field + 1];
   const length = end - start;
   const expected = checksum.fold(
     pseudoSum(frame, ipStart, version, protocol, seedHasLength ? length : 0)
   );
+  out.start = start;
+  out.end = end;
+  out.field = field;
+  out.seed = seedHasLength ? 0 : length;
   // One's complement: 0x0000 and 0xFFFF are the same number.
-  const seedOk = seed === expected || (seed % 0xffff === 0 && expected % 0xffff === 0);
-  let c = checksum.finish(sumRange(frame, start, end, seedHasLength ? 0 : length));
-  if (protocol === 17 && c === 0) c = 0xffff; // RFC 768: a computed 0 is sent as all ones
-  frame[field] = c >>> 8;
-  frame[field + 1] = c & 0xff;
-  return seedOk;
+  return seed === expected || (seed % 0xffff === 0 && expected % 0xffff === 0);
+}
+
+/**
+ * Runs a checksum job in JavaScript (or one native `sum16`), as the native seal runs it: writes
+ * the one's complement of `job.seed` + the sum of `frame[job.start, job.end)` at `job.field`
+ * (RFC 1071), and returns it.
+ */
+export function runChecksumJob(frame: Uint8Array, job: ChecksumJob): number {
+  const c = checksum.finish(sumRange(frame, job.start, job.end, job.seed));
+  frame[job.field] = c >>> 8;
+  frame[job.field + 1] = c & 0xff;
+  return c;
 }
 
 /**

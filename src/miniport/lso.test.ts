@@ -12,6 +12,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { nativeAddon } from '../crypto/engine.ts';
+import { CHECKSUM_JOB_WORDS, NO_CHECKSUM, createNativeEsp } from '../crypto/native-esp.ts';
+import { encryptionInfo, integrityInfo } from '../crypto/names.ts';
+import type { EspTransform } from '../crypto/transform.ts';
 import { defaultCapabilities, type Offload } from '../ndis/caps.ts';
 import {
   decodeLsoV1TransmitComplete,
@@ -37,10 +41,13 @@ import {
   failures,
   harness,
   headerOob,
+  keyFor,
   nblOf,
   payloadBytes,
   tcpPayload,
   type BuiltIp,
+  type BundleSpec,
+  type ChecksumMode,
   type Harness,
   type HighOf,
   type IpSpec,
@@ -65,6 +72,8 @@ interface LsoOptions {
   readonly id?: number;
   readonly tunnelHandle?: bigint;
   readonly options?: Uint8Array;
+  /** What the transport leaves in the TCP checksum field (default: the LSO seed, D2). */
+  readonly seed?: ChecksumMode;
 }
 
 interface LsoPacket {
@@ -82,7 +91,7 @@ function lsoPacket(o: LsoOptions): LsoPacket {
   const built = buildIp({
     version: o.version,
     layers: o.layers ?? [],
-    payload: tcpPayload(o.version, 0, 'lso-seed', { ...o.tcp, payload }),
+    payload: tcpPayload(o.version, 0, o.seed ?? 'lso-seed', { ...o.tcp, payload }),
     lso: { filler: o.filler ?? 0, lengthField: v2 ? 'zero' : 'final' },
     ...(o.id === undefined ? {} : { id: o.id }),
     ...(o.options === undefined ? {} : { options: o.options }),
@@ -956,3 +965,320 @@ test('D2 property: segmentCount is ceil(payload / MSS)', () => {
     )
   );
 });
+
+// ---------------------------------------------------------------------------------------------
+// Issue 6: the segment's TCP checksum fused into the batch's native seal.
+
+const NO_ADDON: string | false =
+  nativeAddon() === null ? 'issue #6: native addon not built' : false;
+
+/** Seals and checksum jobs the native transforms of one bundle saw. */
+interface Fused {
+  batches: number;
+  jobs: number;
+}
+
+/**
+ * Puts `sa`'s ESP elements on the native engine (same keys as the testkit's node:crypto ones),
+ * so the miniport defers their seals to the batch; counts the checksum jobs the seals carry.
+ */
+function onNative(h: Harness, sa: TestSa, spec: BundleSpec): Fused {
+  const fused: Fused = { batches: 0, jobs: 0 };
+  sa.bundle.elements.forEach((element, k) => {
+    const e = spec.elements[k];
+    if (e.operation !== 'esp') return;
+    const encryption = e.encryption ?? 'aes-gcm-128';
+    const integrity = e.integrity ?? null;
+    const t = createNativeEsp({
+      encryption,
+      integrity,
+      encryptionKey: keyFor(e.spi, 0, encryptionInfo(encryption).keyLength),
+      ...(integrity === null
+        ? {}
+        : { integrityKey: keyFor(e.spi, 1, integrityInfo(integrity).keyLength) }),
+      esn: e.esn ?? false,
+      random: h.mp.random,
+    });
+    const sealBatch = t.sealBatch.bind(t);
+    t.sealBatch = (buffer, offsets, lengths, highs, count, ivsWritten, checksums): void => {
+      fused.batches++;
+      for (let i = 0; checksums !== undefined && i < count; i++) {
+        if (checksums[i * CHECKSUM_JOB_WORDS + 2] !== NO_CHECKSUM) fused.jobs++;
+      }
+      sealBatch(buffer, offsets, lengths, highs, count, ivsWritten, checksums);
+    };
+    (element as { esp: EspTransform }).esp = t;
+  });
+  return fused;
+}
+
+interface FusedCase {
+  readonly name: string;
+  readonly spec: BundleSpec;
+  readonly packet: (sa: TestSa) => LsoOptions;
+  /** Whether the seals are deferred, so the checksum rides with them. */
+  readonly fused: boolean;
+}
+
+/**
+ * Sends the case's LSO NBL through a miniport on the native engine (fused checksums where the
+ * seal is deferred) and through one on node:crypto (finishFromSeed, then an immediate seal):
+ * the frames and counters must be the same bytes. Returns the native side's frames and jobs.
+ */
+function fusedAgainstUnfused(c: FusedCase, caps?: Offload): { frames: Uint8Array[]; fused: Fused } {
+  const native = harness(caps);
+  const nativeSa = addBundle(native.mp, c.spec);
+  const fused = onNative(native, nativeSa, c.spec);
+  const reference = harness(caps);
+  const referenceSa = addBundle(reference.mp, c.spec);
+  const frames = sendOk(native, lsoPacket(c.packet(nativeSa)).nbl);
+  const want = sendOk(reference, lsoPacket(c.packet(referenceSa)).nbl);
+  assert.equal(frames.length, want.length, `${c.name}: segments`);
+  frames.forEach((f, i) => {
+    assert.equal(
+      Buffer.from(f).toString('hex'),
+      Buffer.from(want[i]).toString('hex'),
+      `${c.name}: segment ${i}`
+    );
+  });
+  assert.deepEqual(native.mp.counters.snapshot(), reference.mp.counters.snapshot(), c.name);
+  const segments = frames.length;
+  assert.equal(fused.jobs, c.fused ? segments : 0, `${c.name}: checksum jobs`);
+  assert.ok(fused.batches > 0 === c.fused, `${c.name}: deferred seals`);
+  return { frames, fused };
+}
+
+const GCM_SPEC: BundleSpec = { elements: [{ operation: 'esp', spi: 0x6001 }] };
+
+test(
+  'issue 6: a fused segment checksum gives the same frames as finishFromSeed + an immediate seal',
+  { skip: NO_ADDON },
+  () => {
+    const cases: FusedCase[] = [
+      {
+        name: 'LSOv1 GCM IPv4',
+        spec: GCM_SPEC,
+        packet: (sa) => ({
+          version: 4,
+          sa,
+          layers: [espLayer(sa, 9)],
+          payloadLength: 5001,
+          mss: 1000,
+        }),
+        fused: true,
+      },
+      {
+        name: 'LSOv2 CBC + HMAC-SHA1 IPv6, filler',
+        spec: {
+          elements: [
+            { operation: 'esp', spi: 0x6002, encryption: 'aes-cbc-128', integrity: 'hmac-sha1-96' },
+          ],
+          ipv6: true,
+        },
+        packet: (sa) => ({
+          version: 6,
+          sa,
+          layers: [espLayer(sa, 1)],
+          payloadLength: 4097,
+          mss: 1300,
+          filler: 7,
+        }),
+        fused: true,
+      },
+      {
+        name: 'NULL + HMAC-SHA-256, TCP options',
+        spec: {
+          elements: [
+            { operation: 'esp', spi: 0x6003, encryption: 'null', integrity: 'hmac-sha256-128' },
+          ],
+        },
+        packet: (sa) => ({
+          version: 4,
+          sa,
+          layers: [espLayer(sa, 1)],
+          payloadLength: 3000,
+          mss: 999,
+          tcp: {
+            options: [{ type: 'nop' }, { type: 'nop' }, { type: 'timestamps', tsVal: 7, tsEcr: 9 }],
+          },
+        }),
+        fused: true,
+      },
+      {
+        name: 'UDP-ESP over IPv4 (UDP checksum 0: still deferred)',
+        spec: {
+          ...GCM_SPEC,
+          udpEspEncapsulation: UdpEsp.IPSEC_OFFLOAD_V2_UDP_ESP_ENCAPSULATION_TRANSPORT,
+        },
+        packet: (sa) => ({
+          version: 4,
+          sa,
+          layers: [{ kind: 'udp' }, espLayer(sa, 1)],
+          payloadLength: 3000,
+          mss: 1200,
+        }),
+        fused: true,
+      },
+      {
+        name: 'UDP-ESP over IPv6 (the UDP checksum covers the ciphertext: not deferred)',
+        spec: {
+          ...GCM_SPEC,
+          ipv6: true,
+          udpEspEncapsulation: UdpEsp.IPSEC_OFFLOAD_V2_UDP_ESP_ENCAPSULATION_TRANSPORT,
+        },
+        packet: (sa) => ({
+          version: 6,
+          sa,
+          layers: [{ kind: 'udp' }, espLayer(sa, 1)],
+          payloadLength: 3000,
+          mss: 1200,
+        }),
+        fused: false,
+      },
+      {
+        name: 'AH + ESP (AH covers the ciphertext: not deferred)',
+        spec: {
+          elements: [
+            { operation: 'esp', spi: 0x6004, encryption: 'aes-gcm-128' },
+            { operation: 'ah', spi: 0x6005, integrity: 'hmac-sha1-96' },
+          ],
+        },
+        packet: (sa) => ({
+          version: 4,
+          sa,
+          layers: [ahLayer(sa, 3), espLayer(sa, 5)],
+          payloadLength: 3000,
+          mss: 1460,
+        }),
+        fused: false,
+      },
+      {
+        name: 'ESN wrap inside the send',
+        spec: { elements: [{ operation: 'esp', spi: 0x6006, esn: true, seqHigh: 4 }] },
+        packet: (sa) => ({
+          version: 4,
+          sa,
+          layers: [espLayer(sa, 0xfffffffe)],
+          payloadLength: 4000,
+          mss: 1000,
+        }),
+        fused: true,
+      },
+    ];
+    for (const c of cases) fusedAgainstUnfused(c);
+    // The checksums themselves: every segment of the first case decrypts to a valid TCP checksum.
+    const h = harness();
+    const sa = addBundle(h.mp, GCM_SPEC);
+    const fused = onNative(h, sa, GCM_SPEC);
+    const p = lsoPacket({
+      version: 4,
+      sa,
+      layers: [espLayer(sa, 9)],
+      payloadLength: 5001,
+      mss: 1000,
+    });
+    verifySegments(sendOk(h, p.nbl), {
+      version: 4,
+      mss: 1000,
+      payload: p.payload,
+      v2: false,
+      verifiers: sa.verifiers,
+      espFirst: 9,
+    });
+    assert.equal(fused.jobs, 6, 'one checksum job per segment');
+  }
+);
+
+test(
+  "issue 6 / D2: a wrong seed on the fused path is counted and goes out wrong, exactly as finishFromSeed's",
+  { skip: NO_ADDON },
+  () => {
+    for (const version of [4, 6] as const) {
+      const spec: BundleSpec = { ...GCM_SPEC, ipv6: version === 6 };
+      for (const seed of ['zero', 'seed', 'complete'] as const) {
+        const c: FusedCase = {
+          name: `IPv${version} ${seed}`,
+          spec,
+          packet: (sa) => ({
+            version,
+            sa,
+            layers: [espLayer(sa, 1)],
+            payloadLength: 2500,
+            mss: 1000,
+            seed,
+          }),
+          fused: true,
+        };
+        const { frames } = fusedAgainstUnfused(c);
+        const h = harness();
+        const sa = addBundle(h.mp, spec);
+        onNative(h, sa, spec);
+        sendOk(h, lsoPacket(c.packet(sa)).nbl);
+        assert.equal(
+          h.mp.counters.get('send.checksum-seed-mismatch'),
+          3,
+          `${c.name}: counted per segment`
+        );
+        for (const f of frames) {
+          assert.equal(
+            decodeFrame(f, sa.verifiers).tcp?.checksumOk,
+            false,
+            `${c.name}: wrong on the wire`
+          );
+        }
+      }
+    }
+  }
+);
+
+test(
+  'issue 6 property: fused and unfused LSO give the same bytes for any length, MSS, filler and algorithm',
+  { skip: NO_ADDON },
+  () => {
+    const caps = defaultCapabilities();
+    const one: Offload = {
+      ...caps,
+      LsoV1: { IPv4: { ...caps.LsoV1.IPv4, MinSegmentCount: 1 } },
+      LsoV2: { ...caps.LsoV2, IPv6: { ...caps.LsoV2.IPv6, MinSegmentCount: 1 } },
+    };
+    const algorithms = [
+      { encryption: 'aes-gcm-128', integrity: null },
+      { encryption: 'aes-cbc-128', integrity: 'hmac-sha1-96' },
+      { encryption: '3des-cbc', integrity: 'hmac-md5-96' },
+      { encryption: 'null', integrity: 'hmac-sha256-128' },
+      { encryption: 'chacha20-poly1305', integrity: null },
+    ] as const;
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 6000 }),
+        fc.integer({ min: 1, max: 1500 }),
+        fc.integer({ min: 0, max: algorithms.length - 1 }),
+        fc.integer({ min: 0, max: 15 }),
+        fc.boolean(),
+        fc.constantFrom('lso-seed', 'zero') as fc.Arbitrary<ChecksumMode>,
+        (length, mss, alg, filler, ipv6, seed) => {
+          fc.pre(Math.ceil(length / mss) <= 300);
+          const version = ipv6 ? 6 : 4;
+          fusedAgainstUnfused(
+            {
+              name: `${length}/${mss} ${algorithms[alg].encryption} IPv${version}`,
+              spec: { elements: [{ operation: 'esp', spi: 0x6101, ...algorithms[alg] }], ipv6 },
+              packet: (sa) => ({
+                version,
+                sa,
+                layers: [espLayer(sa, 1)],
+                payloadLength: length,
+                mss,
+                filler,
+                seed,
+              }),
+              fused: true,
+            },
+            one
+          );
+        }
+      ),
+      { numRuns: 40 }
+    );
+  }
+);

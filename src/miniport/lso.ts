@@ -53,7 +53,11 @@
  * Model: no MTU is modelled (a segment's size is the transport's choice of MSS), and
  * NDIS_LARGE_SEND_OFFLOAD_MAX_HEADER_LENGTH is not enforced.
  * Issue 6: each segment is written straight into NIC transmit memory (tx-batch.ts `TxSlab`) and
- * its ESP seal joins the batch's one native call per SA.
+ * its ESP seal joins the batch's one native call per SA; when it does, its TCP checksum joins the
+ * seal as a checksum job (the native seal finishes it just before encrypting the segment, D13),
+ * so a segment costs no native call of its own. Otherwise (no IPsec, AH, UDP-ESP over IPv6, the
+ * node:crypto engine) the checksum is finished at once (csum.ts `finishFromSeed`); both give the
+ * same bytes.
  */
 import type { Offload } from '../ndis/caps.ts';
 import { OffloadSupport } from '../ndis/oid.ts';
@@ -61,9 +65,9 @@ import * as esp from '../wire/esp.ts';
 import { IpProtocol } from '../wire/ipv4.ts';
 import { joinEsn, LOW_MAX, reserveSegments, seqAdd } from '../wire/seqnum.ts';
 import { Flags } from '../wire/tcp.ts';
-import { fillIpv4HeaderChecksum, finishFromSeed } from './csum.ts';
+import { fillIpv4HeaderChecksum, finishFromSeed, planFromSeed } from './csum.ts';
 import type { Miniport } from './miniport.ts';
-import { protectLayout } from './protect.ts';
+import { protectLayout, sealDeferred } from './protect.ts';
 import type { SaBundle, SaElement } from './sa-table.ts';
 import {
   be16,
@@ -80,8 +84,12 @@ import {
   walkChain,
 } from './send-locate.ts';
 import type { IpLayer, Outcome, SendWork } from './send-work.ts';
+import type { ChecksumJob } from './tx-batch.ts';
 
 const SUPPORTED = OffloadSupport.NDIS_OFFLOAD_SUPPORTED;
+
+/** The current segment's TCP checksum job (refilled per segment; SealQueue copies it). */
+const segmentChecksum: ChecksumJob = { start: 0, end: 0, field: 0, seed: 0 };
 
 /** What slot 2 asks for (LsoV1Transmit / LsoV2Transmit), decoded once per NBL. */
 export interface LsoRequest {
@@ -179,6 +187,9 @@ export function segmentNetBuffer(
   const tcpFlags = data[tcpStart + 13];
   const transform = espElement === null ? null : espElement.esp!;
   const mss = lso.mss;
+  // Issue 6: the same for every segment — its seal waits for the batch, its checksum with it.
+  const fused = primary !== null && sealDeferred(layout, work);
+  const headers = data.subarray(0, dataStart); // one view per send, not per segment
 
   for (let i = 0; i < count; i++) {
     // Plan (style practice 7): this segment's payload, padding and frame length.
@@ -193,7 +204,7 @@ export function segmentNetBuffer(
     }
     // Every byte of `out` is written below (transmit memory is not zeroed, tx-batch.ts).
     const out = work.slab.take(total);
-    out.set(data.subarray(0, dataStart));
+    out.set(headers);
     out.set(data.subarray(from, from + segmentLength), dataStart);
     if (transform !== null) {
       const icvAt = tcpEnd + esp.writeTrailer(out, pad, IpProtocol.Tcp, tcpEnd);
@@ -215,10 +226,12 @@ export function segmentNetBuffer(
     if (i > 0) flags &= ~Flags.Cwr;
     if (i < count - 1) flags &= ~(Flags.Fin | Flags.Psh);
     out[tcpStart + 13] = flags;
-    // D2: the field holds the transport's seed without length; the NIC extends it per segment.
-    if (!finishFromSeed(out, 6, tcpStart, tcpEnd, ipStart, ip.version, false)) {
-      o.checksumSeedMismatches++;
-    }
+    // D2: the field holds the transport's seed without length; the NIC extends it per segment
+    // (fused: the seed is judged now and stays in the field until the seal's checksum job).
+    const seedOk = fused
+      ? planFromSeed(out, 6, tcpStart, tcpEnd, ipStart, ip.version, false, segmentChecksum)
+      : finishFromSeed(out, 6, tcpStart, tcpEnd, ipStart, ip.version, false);
+    if (!seedOk) o.checksumSeedMismatches++;
 
     if (primary !== null) {
       // D3: first + i; the high half steps up once the low half has wrapped (ESN only).
@@ -232,7 +245,7 @@ export function segmentNetBuffer(
       }
       ip.end = total;
       layout.espEnd = total;
-      if (!protectLayout(mp, out, layout, o, work)) return false;
+      if (!protectLayout(mp, out, layout, o, work, fused ? segmentChecksum : null)) return false;
       work.countLayout(layout, total - ipStart);
     }
     if (v4) fillIpv4HeaderChecksum(out, ipStart);

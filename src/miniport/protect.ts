@@ -51,6 +51,7 @@ import {
   fillIpv4HeaderChecksum,
   fillTransportChecksum,
   offloadTransportChecksum,
+  runChecksumJob,
 } from './csum.ts';
 import type { Miniport } from './miniport.ts';
 import type { SaBundle } from './sa-table.ts';
@@ -70,7 +71,7 @@ import {
   walkChain,
 } from './send-locate.ts';
 import type { Outcome, SaLayout, SendWork } from './send-work.ts';
-import { isBatchTransform } from './tx-batch.ts';
+import { isBatchTransform, type ChecksumJob } from './tx-batch.ts';
 
 /** Scratch for the AH ICV input (grown on demand; the send path is synchronous). */
 let icvScratch = new Uint8Array(2048);
@@ -104,30 +105,45 @@ export function readSequenceNumbers(
 }
 
 /**
- * Applies one bundle's protection to the built frame at the positions of `layout`: ESP seal of
- * [ESP header, end of ICV) with `layout.espHigh` (D3), the UDP-ESP Length and checksum (D14), then
- * the AH ICV with `layout.ahHigh`. Fails only when AH's ICV input cannot be formed
- * (`ah-mutable:<reason>`, e.g. an IPv6 Routing header whose receiver form is unknown).
+ * Issue 6: whether nothing else in the frame depends on `layout`'s ESP seal, so that the seal may
+ * wait for the batch's one native call (tx-batch.ts) — no AH over it, no UDP checksum over it
+ * (UDP-ESP over IPv6); a tunnel SA around it makes the caller pass `batch` null.
+ */
+function deferrable(layout: SaLayout): boolean {
+  return layout.ah === null && (layout.udpStart < 0 || layout.ip.version === 4);
+}
+
+/**
+ * True when {@link protectLayout} with this `batch` will defer `layout`'s ESP seal to the batch
+ * (an ESP SA on an engine with `sealBatch`, and {@link deferrable}): a checksum job handed to it
+ * is then run by the native seal, else by protectLayout itself in JavaScript.
+ */
+export function sealDeferred(layout: SaLayout, batch: SendWork | null): boolean {
+  const element = layout.esp;
+  return batch !== null && element !== null && deferrable(layout) && isBatchTransform(element.esp!);
+}
+
+/**
+ * Applies one bundle's protection to the built frame at the positions of `layout`: `checksum` (a
+ * TCP checksum inside the ESP payload, D13: before encryption — joined to a deferred seal, else
+ * run here), ESP seal of [ESP header, end of ICV) with `layout.espHigh` (D3), the UDP-ESP Length
+ * and checksum (D14), then the AH ICV with `layout.ahHigh`. Fails only when AH's ICV input cannot
+ * be formed (`ah-mutable:<reason>`, e.g. an IPv6 Routing header whose receiver form is unknown).
  */
 export function protectLayout(
   mp: Miniport,
   frame: Uint8Array,
   layout: SaLayout,
   outcome: Outcome,
-  batch: SendWork | null
+  batch: SendWork | null,
+  checksum: ChecksumJob | null = null
 ): boolean {
   const espElement = layout.esp;
   if (espElement !== null) {
     const transform = espElement.esp!;
     // Issue 6: a seal nothing else in this frame depends on waits for the batch's one native call
-    // (tx-batch.ts) — not under AH, not under a UDP checksum (UDP-ESP over IPv6), and not inside a
-    // tunnel SA (the caller passes `batch` null then).
-    if (
-      batch !== null &&
-      layout.ah === null &&
-      (layout.udpStart < 0 || layout.ip.version === 4) &&
-      isBatchTransform(transform)
-    ) {
+    // (sealDeferred), its checksum job with it.
+    if (batch !== null && deferrable(layout) && isBatchTransform(transform)) {
       if (transform.randomIv) {
         // Contract D6: drawn now, in packet order, exactly as an immediate seal draws it.
         const iv = transform.ivLength === 8 ? ivScratch8 : ivScratch16;
@@ -140,11 +156,16 @@ export function protectLayout(
         layout.espStart,
         layout.espEnd,
         layout.espHigh,
-        batch.recordIndex
+        batch.recordIndex,
+        checksum
       );
       if (layout.udpStart >= 0) fixUdpEsp(frame, layout);
       return true;
     }
+  }
+  if (checksum !== null) runChecksumJob(frame, checksum); // D13: before anything is sealed
+  if (espElement !== null) {
+    const transform = espElement.esp!;
     const packet = frame.subarray(layout.espStart, layout.espEnd);
     if (isCbc(espElement.encryption)) {
       // Contract D6: CBC IVs come from the adapter's injected Random, one per packet.

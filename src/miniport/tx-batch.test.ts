@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import type { BatchEspTransform } from '../crypto/native-esp.ts';
-import { SealQueue, TxSlab, isBatchTransform } from './tx-batch.ts';
+import { NO_CHECKSUM, type BatchEspTransform } from '../crypto/native-esp.ts';
+import { SealQueue, TxSlab, isBatchTransform, type ChecksumJob } from './tx-batch.ts';
 
 test('TxSlab: buffers are 8-byte aligned, never overlap and are never handed out twice', () => {
   fc.assert(
@@ -99,4 +99,41 @@ test('SealQueue: a run that throws reports every owner in it, and the other runs
   );
   assert.equal(calls.length, 1);
   assert.ok(calls[0].startsWith('good[150+1@0 151+1@0'));
+});
+
+test('SealQueue: checksum jobs go with their run as buffer offsets; runs without one seal without', () => {
+  const seen: (number[] | undefined)[] = [];
+  const sealBatch = (
+    _buffer: Uint8Array,
+    _offsets: Uint32Array,
+    _lengths: Uint32Array,
+    _highs: Uint32Array,
+    count: number,
+    _ivsWritten?: boolean,
+    checksums?: Uint32Array
+  ): void => {
+    assert.ok(checksums === undefined || checksums.length === count * 4, 'four u32s per packet');
+    seen.push(checksums === undefined ? undefined : [...checksums]);
+  };
+  const t = { sealBatch } as unknown as BatchEspTransform;
+  const u = { sealBatch } as unknown as BatchEspTransform;
+  const chunk = new Uint8Array(1000);
+  const job: ChecksumJob = { start: 30, end: 90, field: 46, seed: 60 };
+  const q = new SealQueue();
+  q.add(t, chunk.subarray(100, 200), 10, 95, 0, 0, job);
+  job.start = 32; // the caller reuses its job: the queue copied it
+  job.seed = 0xffffffff;
+  q.add(t, chunk.subarray(200, 300), 10, 95, 0, 0, job);
+  q.add(t, chunk.subarray(300, 400), 10, 95, 0, 1); // no job
+  q.add(u, chunk.subarray(400, 500), 10, 95, 0, 2); // a run without any job
+  const mark = q.count;
+  q.add(u, chunk.subarray(500, 600), 10, 95, 0, 3, job); // NBL 3 fails
+  q.truncate(mark);
+  q.flush(() => assert.fail('nothing fails'));
+  assert.equal(seen.length, 2, 'one sealBatch per run');
+  const [first, second] = seen;
+  assert.ok(first !== undefined, 'the run with jobs gets them');
+  assert.deepEqual(first.slice(0, 8), [130, 190, 146, 60, 232, 290, 246, 0xffffffff]);
+  assert.equal(first[10], NO_CHECKSUM, 'the packet without a job says so');
+  assert.equal(second, undefined, 'a run without jobs seals as before');
 });

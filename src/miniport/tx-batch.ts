@@ -17,10 +17,12 @@
  *   `sealBatch` per SA and chunk (src/crypto/native-esp.ts). Only a seal that nothing else in the
  *   frame depends on is deferred (no AH over it, no UDP checksum over it, no tunnel SA around it:
  *   protect.ts decides); everything else seals at once, as does every SA on the node:crypto
- *   engine, which has no batch call.
+ *   engine, which has no batch call. A queued packet may carry a {@link ChecksumJob}: the TCP
+ *   checksum of an LSO segment, which the native seal finishes just before it encrypts that
+ *   packet (contract D13: checksum first), in the same call (lso.ts).
  */
 import { Buffer } from 'node:buffer';
-import type { BatchEspTransform } from '../crypto/native-esp.ts';
+import { CHECKSUM_JOB_WORDS, NO_CHECKSUM, type BatchEspTransform } from '../crypto/native-esp.ts';
 import type { EspTransform } from '../crypto/transform.ts';
 
 /** Bytes per transmit chunk. */
@@ -92,20 +94,38 @@ export function isBatchTransform(t: EspTransform): t is BatchEspTransform {
 }
 
 /**
+ * A checksum the seal finishes before encrypting its packet (RFC 1071): the one's complement of
+ * `seed` + the sum of `frame[start, end)` as big-endian 16-bit words — with whatever the field
+ * holds then (for LSO: the transport's seed, contract D2) — written big-endian at `field`.
+ * Offsets are into the frame, like the packet's; start ≤ field ≤ end − 2, inside the packet.
+ * The send path keeps one and refills it per packet (no allocation).
+ */
+export interface ChecksumJob {
+  start: number;
+  end: number;
+  field: number;
+  seed: number;
+}
+
+/**
  * ESP packets waiting to be sealed, in the order the send path built them. Entry i is
  * `buffers[i]` bytes [offsets[i], offsets[i] + lengths[i]) for `transforms[i]` with the sequence
- * number high half `highs[i]`, on behalf of NBL record `owners[i]`.
+ * number high half `highs[i]`, on behalf of NBL record `owners[i]`, with checksum job
+ * `jobs[4i … 4i + 4)` (buffer offsets; field NO_CHECKSUM: none).
  */
 export class SealQueue {
   /** Runs of consecutive packets with one transform in one buffer: run r starts at #runStart[r]. */
   #runTransforms: BatchEspTransform[] = [];
   #runBuffers: ArrayBufferLike[] = [];
   #runStart = new Int32Array(16);
+  /** 1 when run r has a checksum job (it is sealed with `checksums`), else 0. */
+  #runJobs = new Uint8Array(16);
   #runs = 0;
   #offsets = new Uint32Array(256);
   #lengths = new Uint32Array(256);
   #highs = new Uint32Array(256);
   #owners = new Int32Array(256);
+  #jobs = new Uint32Array(256 * CHECKSUM_JOB_WORDS);
   #count = 0;
 
   /** Number of packets waiting. */
@@ -115,7 +135,8 @@ export class SealQueue {
 
   /**
    * Queues `frame[start, end)` — an ESP packet whose IV field is already written for CBC (D6) —
-   * to be sealed with `high` as the sequence number's high half (D3).
+   * to be sealed with `high` as the sequence number's high half (D3), after `checksum` (if any;
+   * read now, so the caller may reuse it).
    */
   add(
     transform: BatchEspTransform,
@@ -123,27 +144,44 @@ export class SealQueue {
     start: number,
     end: number,
     high: number,
-    owner: number
+    owner: number,
+    checksum: ChecksumJob | null = null
   ): void {
     const i = this.#count;
     if (i === this.#offsets.length) this.#grow();
     const buffer = frame.buffer;
-    const r = this.#runs - 1;
+    let r = this.#runs - 1;
     if (r < 0 || this.#runTransforms[r] !== transform || this.#runBuffers[r] !== buffer) {
-      if (r + 1 === this.#runStart.length) {
-        const grown = new Int32Array(this.#runStart.length * 2);
+      r++;
+      if (r === this.#runStart.length) {
+        const grown = new Int32Array(r * 2);
         grown.set(this.#runStart);
         this.#runStart = grown;
+        const jobs = new Uint8Array(r * 2);
+        jobs.set(this.#runJobs);
+        this.#runJobs = jobs;
       }
-      this.#runTransforms[r + 1] = transform;
-      this.#runBuffers[r + 1] = buffer;
-      this.#runStart[r + 1] = i;
-      this.#runs = r + 2;
+      this.#runTransforms[r] = transform;
+      this.#runBuffers[r] = buffer;
+      this.#runStart[r] = i;
+      this.#runJobs[r] = 0;
+      this.#runs = r + 1;
     }
-    this.#offsets[i] = frame.byteOffset + start;
+    const at = frame.byteOffset;
+    this.#offsets[i] = at + start;
     this.#lengths[i] = end - start;
     this.#highs[i] = high;
     this.#owners[i] = owner;
+    const j = i * CHECKSUM_JOB_WORDS;
+    if (checksum === null) {
+      this.#jobs[j + 2] = NO_CHECKSUM;
+    } else {
+      this.#jobs[j] = at + checksum.start;
+      this.#jobs[j + 1] = at + checksum.end;
+      this.#jobs[j + 2] = at + checksum.field;
+      this.#jobs[j + 3] = checksum.seed;
+      this.#runJobs[r] = 1;
+    }
     this.#count = i + 1;
   }
 
@@ -152,12 +190,21 @@ export class SealQueue {
     if (mark >= this.#count) return;
     this.#count = mark; // entries past `count` are overwritten later
     while (this.#runs > 0 && this.#runStart[this.#runs - 1] >= mark) this.#runs--;
+    const r = this.#runs - 1; // a run kept in part: does a job remain in it?
+    if (r >= 0 && this.#runJobs[r] === 1) {
+      let any = 0;
+      for (let i = this.#runStart[r]; i < mark; i++) {
+        if (this.#jobs[i * CHECKSUM_JOB_WORDS + 2] !== NO_CHECKSUM) any = 1;
+      }
+      this.#runJobs[r] = any;
+    }
   }
 
   /**
    * Seals every queued packet: one `sealBatch` per run of packets with the same SA in the same
-   * chunk. A run that throws (it cannot, for packets the send path checked; defensive) reports
-   * each owner of the run to `failed`, whose NBLs then fail instead of sending plaintext.
+   * chunk (with `checksums` when a packet of the run has a job). A run that throws (it cannot, for
+   * packets the send path checked; defensive) reports each owner of the run to `failed`, whose
+   * NBLs then fail instead of sending plaintext.
    */
   flush(failed: (owner: number) => void): void {
     const n = this.#count;
@@ -171,7 +218,10 @@ export class SealQueue {
           this.#lengths.subarray(i, j),
           this.#highs.subarray(i, j),
           j - i,
-          true
+          true,
+          this.#runJobs[r] === 0
+            ? undefined
+            : this.#jobs.subarray(i * CHECKSUM_JOB_WORDS, j * CHECKSUM_JOB_WORDS)
         );
       } catch {
         for (let k = i; k < j; k++) failed(this.#owners[k]);
@@ -188,5 +238,6 @@ export class SealQueue {
     this.#lengths = grow(this.#lengths, new Uint32Array(size));
     this.#highs = grow(this.#highs, new Uint32Array(size));
     this.#owners = grow(this.#owners, new Int32Array(size));
+    this.#jobs = grow(this.#jobs, new Uint32Array(size * CHECKSUM_JOB_WORDS));
   }
 }
