@@ -228,6 +228,22 @@ static int key_cipher(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *c, const uint8_t *k
   return 1;
 }
 
+/* Hands a keyed SA to JavaScript as an external, or frees it and throws `fail` when set. */
+static napi_value sa_external(napi_env env, Sa *sa, const char *fail) {
+  if (fail) {
+    sa_free_contents(sa);
+    free(sa);
+    return throw_range(env, fail);
+  }
+  napi_value ext;
+  if (napi_create_external(env, sa, sa_finalize, NULL, &ext) != napi_ok) {
+    sa_free_contents(sa);
+    free(sa);
+    return NULL;
+  }
+  return ext;
+}
+
 /*
  * createSa(mode, cipherName, cipherKey, salt, digestName, macKey, icvLen, ivLen, blockSize,
  *          padAlign, esn) -> External
@@ -295,18 +311,7 @@ static napi_value create_sa(napi_env env, napi_callback_info info) {
         fail = "engine.createSa: HMAC init failed";
     }
   }
-  if (fail) {
-    sa_free_contents(sa);
-    free(sa);
-    return throw_range(env, fail);
-  }
-  napi_value ext;
-  if (napi_create_external(env, sa, sa_finalize, NULL, &ext) != napi_ok) {
-    sa_free_contents(sa);
-    free(sa);
-    return NULL;
-  }
-  return ext;
+  return sa_external(env, sa, fail);
 }
 
 static napi_value destroy_sa(napi_env env, napi_callback_info info) {
@@ -737,18 +742,7 @@ static napi_value auth_create(napi_env env, napi_callback_info info) {
         fail = "engine.authCreate: cipher init failed";
     }
   }
-  if (fail) {
-    sa_free_contents(sa);
-    free(sa);
-    return throw_range(env, fail);
-  }
-  napi_value ext;
-  if (napi_create_external(env, sa, sa_finalize, NULL, &ext) != napi_ok) {
-    sa_free_contents(sa);
-    free(sa);
-    return NULL;
-  }
-  return ext;
+  return sa_external(env, sa, fail);
 }
 
 /* The ICV of data ‖ [seqHigh] into out (icv_len bytes); 1 on success, 0 on an OpenSSL failure. */
