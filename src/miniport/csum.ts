@@ -66,6 +66,9 @@ export function pseudoSum(
   return sum + protocol + (length >>> 16) + (length & 0xffff);
 }
 
+/** The job of finishFromSeed / fillTransportChecksum (synchronous: filled and run in one call). */
+const job: ChecksumJob = { start: 0, end: 0, field: 0, seed: 0 };
+
 /**
  * Writes the checksum of the TCP segment or UDP datagram at [`start`, `end`) of `frame`, carried
  * by the IP header at `ipStart`: field zeroed, then the one's complement of the sum over the
@@ -82,15 +85,20 @@ export function fillTransportChecksum(
   const field = start + (protocol === 6 ? 16 : 6); // RFC 9293 §3.1 / RFC 768 checksum offsets
   frame[field] = 0;
   frame[field + 1] = 0;
-  const seed = pseudoSum(frame, ipStart, version, protocol, end - start);
-  let c = checksum.finish(sumRange(frame, start, end, seed));
-  if (protocol === 17 && c === 0) c = 0xffff; // RFC 768: a computed 0 is sent as all ones
-  frame[field] = c >>> 8;
-  frame[field + 1] = c & 0xff;
+  job.start = start;
+  job.end = end;
+  job.field = field;
+  job.seed = pseudoSum(frame, ipStart, version, protocol, end - start);
+  finishJob(frame, protocol, job);
 }
 
-/** finishFromSeed's job (the send path is synchronous: filled and run in one call). */
-const job: ChecksumJob = { start: 0, end: 0, field: 0, seed: 0 };
+/** Runs `job` and applies RFC 768 to a UDP result: a computed 0 is sent as all ones. */
+function finishJob(frame: Uint8Array, protocol: 6 | 17, job: ChecksumJob): void {
+  if (runChecksumJob(frame, job) === 0 && protocol === 17) {
+    frame[job.field] = 0xff;
+    frame[job.field + 1] = 0xff;
+  }
+}
 
 /**
  * Finishes the TCP/UDP checksum of [`start`, `end`) from the transport's seed in the checksum
@@ -111,10 +119,7 @@ export function finishFromSeed(
   seedHasLength: boolean
 ): boolean {
   const seedOk = planFromSeed(frame, protocol, start, end, ipStart, version, seedHasLength, job);
-  if (runChecksumJob(frame, job) === 0 && protocol === 17) {
-    frame[job.field] = 0xff; // RFC 768: a computed 0 is sent as all ones
-    frame[job.field + 1] = 0xff;
-  }
+  finishJob(frame, protocol, job);
   return seedOk;
 }
 
@@ -182,9 +187,7 @@ export function fillIpv4HeaderChecksum(frame: Uint8Array, ipStart: number): void
   const end = ipStart + (frame[ipStart] & 15) * 4;
   frame[ipStart + 10] = 0;
   frame[ipStart + 11] = 0;
-  let sum = 0; // RFC 1071 §4.1 over the header in place (no view per frame; IHL × 4 is even)
-  for (let i = ipStart; i < end; i += 2) sum += (frame[i] << 8) | frame[i + 1];
-  const c = checksum.finish(sum);
+  const c = checksum.finish(checksum.sumRange(frame, ipStart, end)); // in place, no view
   frame[ipStart + 10] = c >>> 8;
   frame[ipStart + 11] = c & 0xff;
 }

@@ -130,6 +130,11 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 /** Handles per HandleIndex chunk. */
 const HANDLE_CHUNK = 1024;
 
+/** The chunk of handle index `i`: a shift below 2^30 (HANDLE_CHUNK = 2^10), a division above. */
+function chunkOf(i: number): number {
+  return i < 0x4000_0000 ? i >> 10 : Math.floor(i / HANDLE_CHUNK);
+}
+
 /** The largest handle the table issues: every handle is an exact number (D8: never reused). */
 export const MAX_HANDLE: number = Number.MAX_SAFE_INTEGER;
 
@@ -156,7 +161,7 @@ export class HandleIndex<B> {
   /** The bundle at `handle` (an integer), or undefined. */
   get(handle: number): B | undefined {
     const i = handle - 1;
-    const c = i < 0x4000_0000 ? i >> 10 : Math.floor(i / HANDLE_CHUNK); // HANDLE_CHUNK = 2^10
+    const c = chunkOf(i);
     const k = c - this.#base;
     // Bounds first: an index past the array would be looked up as a property name.
     if (!(k >= 0 && k < this.#chunks.length)) return undefined;
@@ -166,7 +171,7 @@ export class HandleIndex<B> {
   /** Stores `bundle` at `handle` (a free slot). */
   set(handle: number, bundle: B): void {
     const i = handle - 1;
-    const c = Math.floor(i / HANDLE_CHUNK);
+    const c = chunkOf(i);
     if (this.#chunks.length === 0) this.#base = c;
     while (c < this.#base) {
       this.#chunks.unshift(undefined);
@@ -191,7 +196,7 @@ export class HandleIndex<B> {
   /** Empties the slot of `handle` (which holds a bundle); `issued` is the last handle given out. */
   delete(handle: number, issued: number): void {
     const i = handle - 1;
-    const c = Math.floor(i / HANDLE_CHUNK);
+    const c = chunkOf(i);
     const k = c - this.#base;
     const chunk = k >= 0 && k < this.#chunks.length ? this.#chunks[k] : undefined;
     if (chunk === undefined || chunk[i - c * HANDLE_CHUNK] === undefined) return;
